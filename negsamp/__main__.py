@@ -1,0 +1,3 @@
+from negsamp.cli import main
+
+raise SystemExit(main())
