@@ -1,0 +1,120 @@
+"""Build recipes: a YAML file that says what to run and how to mine it.
+
+A recipe is validated into `Recipe` (unknown keys rejected) and every task and
+method spec in it is checked before any model is loaded, so a typo fails in
+milliseconds, not after an hour of generation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from negsamp.errors import InputError, NegsampError
+
+RECIPE_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleConfig(_Strict):
+    """The negative-sample rule (DESIGN.md): `b >= THR` and `not (b * (1 - t) < o)`."""
+
+    statistic: Literal["median", "mean"] = "median"
+    """Per-task baseline statistic giving THR: the paper's Figure 5 uses the median, its released dataset the mean."""
+    t: float = Field(0.10, ge=0.0, lt=1.0)
+    """Relative score drop that makes a sample negative."""
+    mode: Literal["all", "any"] = "all"
+    """`all`: negative for every compared method (the paper's "(C)"); `any`: for at least one."""
+    min_baseline: float | None = Field(None, ge=0.0, le=1.0)
+    """Also require the baseline score to be at least this (guards tasks whose median baseline is 0)."""
+
+
+class ControlConfig(_Strict):
+    """The control split: baseline-good samples that no compared method broke."""
+
+    per_task: int = Field(5, ge=0)
+    """How many control samples to draw per task (fewer when a task has fewer)."""
+    seed: int = 0
+    """Seed of the draw."""
+
+
+class Recipe(_Strict):
+    """A dataset build: model, task pool, methods, rule, control split, name and version."""
+
+    version: Literal[1] = RECIPE_VERSION
+    """Schema version of the recipe file."""
+    name: str = Field(min_length=1)
+    """Dataset name, e.g. `negsamp-tiny`."""
+    dataset_version: str = Field(min_length=1)
+    """Version of the dataset this recipe builds, e.g. `0.1.0`."""
+    description: str = ""
+    """One paragraph for the dataset card."""
+    model: str = Field(min_length=1)
+    """Model name (`smollm2-135m-instruct`, a Hugging Face id or a local folder)."""
+    config: str | None = None
+    """Dataset config name; defaults to a slug of the model name."""
+    max_length: int = Field(4096, gt=0)
+    """Prompts longer than this many tokens are truncated in the middle (LongBench's rule)."""
+    batch_size: int = Field(4, ge=1)
+    """Samples generated together where the method allows it."""
+    tasks: list[str] = Field(min_length=1)
+    """Task-source specs, e.g. `passkey:lengths=500+1000,count=10,seed=0` or `longbench:qasper:path=...`."""
+    methods: list[str] = Field(min_length=1)
+    """Compressed methods to mine with, as method specs (`streamingllm:ratio=0.5`)."""
+    rule: RuleConfig = RuleConfig()
+    """How negatives are mined."""
+    control: ControlConfig = ControlConfig()
+    """How the control split is drawn."""
+
+    @property
+    def config_name(self) -> str:
+        if self.config:
+            return self.config
+        from negsamp.runs import _slug
+
+        return _slug(Path(self.model).name).lower()
+
+    def validate_specs(self) -> None:
+        """Check every task and method spec without loading a model."""
+        from negsamp.methods import parse_method
+        from negsamp.tasks.sources import validate_task_spec
+
+        for spec in self.tasks:
+            validate_task_spec(spec)
+        parsed = [parse_method(spec) for spec in self.methods]
+        if any(m.spec == "none" for m in parsed):
+            raise InputError("methods: `none` is the baseline and is always run; list only compressed methods")
+        canonical = [m.spec for m in parsed]
+        if len(set(canonical)) != len(canonical):
+            raise InputError(f"methods: a method is listed twice: {canonical}")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file; errors name the file and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InputError(f"{path}: recipe file not found") from err
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a recipe is a YAML mapping, got {type(data).__name__}")
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"field {'.'.join(str(p) for p in e['loc'])!r}: {e['msg']}" for e in err.errors()
+        )
+        raise InputError(f"{path}: {problems}") from err
+    try:
+        recipe.validate_specs()
+    except NegsampError as err:
+        raise InputError(f"{path}: {err}") from err
+    return recipe

@@ -1,0 +1,168 @@
+"""Resumable, append-only run store: one row per (sample, model, method).
+
+Layout under a runs folder::
+
+    RUNS_DIR/
+      <model>__<method-key>/
+        manifest.json       model, method, generation config, versions, sample-set hash
+        predictions.jsonl   one `Prediction` per line, appended as samples finish
+
+Why JSONL and not parquet: a row is appended and fsync'ed as soon as its batch
+finishes, so a run killed at any point (kill -9 included) loses at most the
+batch in flight. On reopening, a torn last line (the remains of a killed write)
+is cut off; every complete line is kept, and the run continues with the samples
+that have no row yet. Every sample therefore ends up exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from negsamp.errors import InputError
+from negsamp.records import Prediction, Sample, content_id
+
+MANIFEST_VERSION = 1
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a whole file so that readers see the old or the new content, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sample_set_hash(samples: Iterable[Sample]) -> str:
+    """Hash over the sample ids in order: names the exact sample set a run was asked for."""
+    return content_id([s.sample_id for s in samples], length=32)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("_")[:80]
+
+
+def run_key(model: str, method_spec: str) -> str:
+    """Folder name of a run: readable, plus a hash so two specs never collide after slugging."""
+    model_part = _slug(Path(model).name if os.sep in model else model)
+    return f"{model_part}__{_slug(method_spec)}__{content_id(model, method_spec, length=8)}"
+
+
+@dataclass
+class Run:
+    """One (model, method) run in a store."""
+
+    directory: Path
+    model: str
+    method: str
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.directory / "predictions.jsonl"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def manifest(self) -> dict | None:
+        if not self.manifest_path.exists():
+            return None
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise InputError(f"{self.manifest_path}: not valid JSON ({err})") from err
+
+    def write_manifest(self, **fields: object) -> None:
+        manifest = {"version": MANIFEST_VERSION, "model": self.model, "method": self.method, **fields}
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+    def _repair_torn_tail(self) -> None:
+        """Cut a last line that has no newline: a write killed half-way."""
+        path = self.predictions_path
+        if not path.exists():
+            return
+        data = path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as handle:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def predictions(self) -> list[Prediction]:
+        """Every stored prediction, in the order written. Refuses duplicate sample ids."""
+        self._repair_torn_tail()
+        path = self.predictions_path
+        if not path.exists():
+            return []
+        rows: list[Prediction] = []
+        seen: set[str] = set()
+        with open(path, encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                try:
+                    row = Prediction.model_validate_json(line)
+                except ValidationError as err:
+                    first = err.errors()[0]
+                    field = ".".join(str(p) for p in first["loc"]) or "(line)"
+                    raise InputError(f"{path}:{line_no}: field {field!r}: {first['msg']}") from err
+                if row.sample_id in seen:
+                    raise InputError(f"{path}:{line_no}: sample {row.sample_id} appears twice")
+                if row.model != self.model or row.method != self.method:
+                    raise InputError(
+                        f"{path}:{line_no}: row is for model {row.model!r} method {row.method!r}, "
+                        f"but this run is {self.model!r} / {self.method!r}"
+                    )
+                seen.add(row.sample_id)
+                rows.append(row)
+        return rows
+
+    def done_ids(self) -> set[str]:
+        return {p.sample_id for p in self.predictions()}
+
+    def pending(self, samples: Sequence[Sample]) -> list[Sample]:
+        done = self.done_ids()
+        return [s for s in samples if s.sample_id not in done]
+
+    def append(self, predictions: Iterable[Prediction]) -> None:
+        """Append rows and make them durable before returning."""
+        lines = "".join(p.model_dump_json() + "\n" for p in predictions)
+        if not lines:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.predictions_path, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+class RunStore:
+    """A folder of runs. Opening a run never loads a model."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def run(self, model: str, method_spec: str) -> Run:
+        return Run(self.root / run_key(model, method_spec), model, method_spec)
+
+    def runs(self) -> list[Run]:
+        found = []
+        for manifest in sorted(self.root.glob("*/manifest.json")):
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            found.append(Run(manifest.parent, data["model"], data["method"]))
+        return found
