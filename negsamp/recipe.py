@@ -14,25 +14,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from negsamp.errors import InputError, NegsampError
+from negsamp.mining import MiningRule
 
 RECIPE_VERSION = 1
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class RuleConfig(_Strict):
-    """The negative-sample rule (DESIGN.md): `b >= THR` and `not (b * (1 - t) < o)`."""
-
-    statistic: Literal["median", "mean"] = "median"
-    """Per-task baseline statistic giving THR: the paper's Figure 5 uses the median, its released dataset the mean."""
-    t: float = Field(0.10, ge=0.0, lt=1.0)
-    """Relative score drop that makes a sample negative."""
-    mode: Literal["all", "any"] = "all"
-    """`all`: negative for every compared method (the paper's "(C)"); `any`: for at least one."""
-    min_baseline: float | None = Field(None, ge=0.0, le=1.0)
-    """Also require the baseline score to be at least this (guards tasks whose median baseline is 0)."""
 
 
 class ControlConfig(_Strict):
@@ -67,8 +55,8 @@ class Recipe(_Strict):
     """Task-source specs, e.g. `passkey:lengths=500+1000,count=10,seed=0` or `longbench:qasper:path=...`."""
     methods: list[str] = Field(min_length=1)
     """Compressed methods to mine with, as method specs (`streamingllm:ratio=0.5`)."""
-    rule: RuleConfig = RuleConfig()
-    """How negatives are mined."""
+    rule: MiningRule = MiningRule(baseline="none")
+    """How negatives are mined (`negsamp.mining.MiningRule`); the baseline is always the `none` method."""
     control: ControlConfig = ControlConfig()
     """How the control split is drawn."""
 
@@ -90,6 +78,8 @@ class Recipe(_Strict):
         parsed = [parse_method(spec) for spec in self.methods]
         if any(m.spec == "none" for m in parsed):
             raise InputError("methods: `none` is the baseline and is always run; list only compressed methods")
+        if self.rule.baseline != "none":
+            raise InputError("rule.baseline: the baseline of a build is always `none`; leave the field out")
         canonical = [m.spec for m in parsed]
         if len(set(canonical)) != len(canonical):
             raise InputError(f"methods: a method is listed twice: {canonical}")
@@ -107,6 +97,8 @@ def load_recipe(path: str | Path) -> Recipe:
     if not isinstance(data, dict):
         raise InputError(f"{path}: a recipe is a YAML mapping, got {type(data).__name__}")
     try:
+        if isinstance(data.get("rule"), dict):
+            data["rule"].setdefault("baseline", "none")
         recipe = Recipe.model_validate(data)
     except ValidationError as err:
         problems = "; ".join(

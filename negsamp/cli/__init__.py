@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "score",
     "mine",
     "reproduce",
+    "publish",
 ]
 
 

@@ -1,0 +1,204 @@
+"""Build a negative-sample dataset from a recipe: run, score, mine, write.
+
+    recipe ─► samples ─► run store (baseline `none` + each method) ─► scores
+           ─► mining rule ─► negative / control rows ─► Hub folder (parquet + card)
+
+Every generation goes through the run store, so a killed build resumes where it
+stopped, and a finished one re-mines in seconds without loading a model. The
+output folder holds `runs/` (the store) and `dataset/` (what gets published).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from negsamp.recipe import Recipe
+from negsamp.records import Prediction, Sample
+
+BASELINE = "none"
+
+
+@dataclass
+class BuildResult:
+    dataset_dir: Path
+    config: str
+    manifest: object
+    """The written `negsamp.dataset.Manifest`."""
+    counts: pl.DataFrame
+    """Per task: samples, baseline accuracy, threshold, good, negatives per method and combined, control."""
+
+
+def make_samples(recipe: Recipe, tokenizer) -> list[Sample]:
+    from negsamp.tasks.sources import load_task_samples
+
+    samples: list[Sample] = []
+    for spec in recipe.tasks:
+        samples.extend(load_task_samples(spec, tokenizer=tokenizer, max_length=recipe.max_length))
+    return samples
+
+
+def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progress: bool = True):
+    """Baseline and every method over the samples; returns {method spec: [Prediction in sample order]}."""
+    from tqdm.auto import tqdm
+
+    from negsamp.methods import parse_method
+    from negsamp.models import load_model
+    from negsamp.runner import run_method
+    from negsamp.runs import RunStore
+
+    store = RunStore(runs_dir)
+    methods = [parse_method(BASELINE)] + [parse_method(spec) for spec in recipe.methods]
+    loaded: dict[str | None, tuple] = {}
+    results: dict[str, list[Prediction]] = {}
+    with tqdm(total=len(methods), desc="build", unit="method", disable=not progress, position=0) as bar:
+        for method in methods:
+            bar.set_postfix_str(method.spec)
+            run = store.run(recipe.model, method.spec)
+            shared = None
+            if run.pending(samples):
+                # One model per attention implementation, shared by the methods that use it.
+                key = method.attn_implementation
+                if key not in loaded:
+                    loaded[key] = load_model(recipe.model, attn_implementation=key)
+                shared = loaded[key]
+            result = run_method(store, recipe.model, method, samples, batch_size=recipe.batch_size,
+                                progress=progress, loaded=shared)
+            results[method.spec] = result.predictions
+            bar.update(1)
+    return results
+
+
+def score_table(samples: Sequence[Sample], predictions: dict[str, list[Prediction]]) -> pl.DataFrame:
+    """Long score table (task, sample_id, method, score) over every prediction."""
+    from negsamp.metrics import score
+
+    rows = []
+    for method, preds in predictions.items():
+        for sample, pred in zip(samples, preds, strict=True):
+            value = score(sample.task, pred.prediction, sample.answers, sample.all_classes)
+            rows.append((sample.task, sample.sample_id, method, float(value)))
+    return pl.DataFrame(rows, schema={"task": pl.String, "sample_id": pl.String, "method": pl.String,
+                                      "score": pl.Float64}, orient="row")
+
+
+def draw_control(good_ids_by_task: dict[str, list[str]], per_task: int, seed: int) -> set[str]:
+    """A seeded draw of `per_task` ids per task, independent of dict order and of other tasks."""
+    chosen: set[str] = set()
+    for task in sorted(good_ids_by_task):
+        ids = sorted(good_ids_by_task[task])
+        rng = random.Random(f"{seed}:{task}")
+        chosen.update(rng.sample(ids, min(per_task, len(ids))))
+    return chosen
+
+
+def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> BuildResult:
+    """Run the recipe end to end and write the dataset folder under `out_dir/dataset`."""
+    from negsamp import dataset as ds
+    from negsamp.methods import parse_method
+    from negsamp.mining import sample_flags
+    from negsamp.models import load_tokenizer
+    from negsamp.plots import plot_build_figures
+
+    recipe.validate_specs()
+    out_dir = Path(out_dir)
+    methods = [parse_method(spec).spec for spec in recipe.methods]
+    samples = make_samples(recipe, load_tokenizer(recipe.model))
+    predictions = run_all(recipe, samples, out_dir / "runs", progress=progress)
+    scores = score_table(samples, predictions)
+    rule = recipe.rule
+    flags = sample_flags(scores, methods, rule)  # task, sample_id, baseline_score, threshold, good, neg:<m>, negative
+
+    by_id = {s.sample_id: s for s in samples}
+    pred_by = {m: {p.sample_id: p for p in preds} for m, preds in predictions.items()}
+    score_by = {(r["method"], r["sample_id"]): r["score"] for r in scores.iter_rows(named=True)}
+
+    def row_for(flag: dict) -> ds.DatasetRow:
+        sid = flag["sample_id"]
+        baseline = ds.Outcome.from_prediction(pred_by[BASELINE][sid], score_by[(BASELINE, sid)])
+        outcomes = [
+            ds.MethodOutcome.from_prediction(pred_by[m][sid], score_by[(m, sid)], negative=flag[f"neg:{m}"])
+            for m in methods
+        ]
+        return ds.DatasetRow.from_sample(by_id[sid], threshold=flag["threshold"], baseline=baseline,
+                                         methods=outcomes)
+
+    flag_rows = list(flags.iter_rows(named=True))
+    negative_rows = [row_for(f) for f in flag_rows if f["negative"]]
+    untouched: dict[str, list[str]] = {}
+    for f in flag_rows:
+        if f["good"] and not any(f[f"neg:{m}"] for m in methods):
+            untouched.setdefault(f["task"], []).append(f["sample_id"])
+    control_ids = draw_control(untouched, recipe.control.per_task, recipe.control.seed)
+    control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
+
+    counts = summary_counts(samples, flags, methods, control_ids)
+    context = card_context(recipe, samples, predictions, scores, flags, methods, rule)
+    figures_dir = out_dir / "figures"
+    figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
+    dataset_dir = out_dir / "dataset"
+    manifest = ds.write_dataset(
+        dataset_dir, name=recipe.name, version=recipe.dataset_version, config=recipe.config_name,
+        negative_rows=negative_rows, control_rows=control_rows, card_context=context, figures=figures,
+    )
+    return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts)
+
+
+def summary_counts(samples, flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:
+    per_method = [pl.col(f"neg:{m}").sum().alias(m) for m in methods]
+    return (
+        flags.with_columns(pl.col("sample_id").is_in(sorted(control_ids)).alias("control"))
+        .group_by("task", maintain_order=True)
+        .agg(
+            pl.len().alias("samples"),
+            pl.col("baseline_score").mean().alias("baseline_accuracy"),
+            pl.col("threshold").first(),
+            pl.col("good").sum().alias("baseline_good"),
+            *per_method,
+            pl.col("negative").sum().alias("negatives"),
+            pl.col("control").sum(),
+        )
+        .sort("task")
+    )
+
+
+def card_context(recipe: Recipe, samples, predictions, scores, flags, methods, rule):
+    from negsamp import dataset as ds
+    from negsamp.tasks import get_task
+
+    tasks = []
+    for task, group in flags.group_by("task", maintain_order=True):
+        name = task[0]
+        tasks.append(ds.TaskSummary(
+            task=name,
+            category=get_task(name).category,
+            samples=group.height,
+            baseline_accuracy=float(group["baseline_score"].mean()),
+            threshold=float(group["threshold"][0]),
+            baseline_good=int(group["good"].sum()),
+            negatives_by_method={m: int(group[f"neg:{m}"].sum()) for m in methods},
+        ))
+    lengths = []
+    for method in [BASELINE, *methods]:
+        tokens = [p.output_tokens for p in predictions[method]]
+        lengths.append(ds.LengthSummary(
+            method=method, samples=len(tokens), mean_output_tokens=statistics.fmean(tokens),
+            median_output_tokens=float(statistics.median(tokens)),
+            eos_rate=sum(p.hit_eos for p in predictions[method]) / len(tokens),
+        ))
+    return ds.CardContext(
+        model=recipe.model,
+        methods=methods,
+        rule=rule,
+        generation={"backend": "transformers", "decoding": "greedy", "batch_size": recipe.batch_size,
+                    "max_length": recipe.max_length, "dtype": "float32"},
+        sample_pool="; ".join(recipe.tasks),
+        tasks=sorted(tasks, key=lambda t: t.task),
+        output_lengths=lengths,
+        summary=recipe.description or None,
+    )

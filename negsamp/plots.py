@@ -1,0 +1,118 @@
+"""Plots of negative-sample sweeps (matplotlib, Agg backend, imported only when drawing)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+# Colours and markers of the paper's Figure 5 where it names the method.
+_STYLE: dict[str, dict[str, object]] = {
+    "H2O": {"color": "tab:red", "marker": "d"},
+    "StreamingLLM": {"color": "tab:purple", "marker": "*"},
+    "KIVI": {"color": "tab:orange", "marker": "v"},
+    "GEAR": {"color": "tab:green", "marker": "^"},
+    "Sparse (C)": {"color": "tab:gray", "marker": "o", "linestyle": "-."},
+    "Quant (C)": {"color": "tab:brown", "marker": "o", "linestyle": "-."},
+}
+_FALLBACK_COLORS = ["tab:blue", "tab:cyan", "tab:olive", "tab:pink", "black", "tab:red", "tab:green"]
+_FALLBACK_MARKERS = ["o", "s", "D", "P", "X", "v", "^"]
+
+_RULE_TITLES = {"median": "median rule (THR = median baseline)", "mean": "mean rule (THR = mean baseline)"}
+
+
+def plot_sweep(
+    sweep: pl.DataFrame,
+    path: str | Path,
+    *,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Draw negatives (summed over tasks) against the threshold t, like the paper's Figure 5.
+
+    `sweep` is a `negsamp.mining.count_sweep` result (statistic, method_set, t,
+    task, count). One row of panels per statistic; one column per entry of
+    `groups` (label -> method sets drawn together; default: all sets in one
+    panel). The x axis is t in percent on a log2 scale, as in the paper. The
+    PNG is written atomically (temporary file, then rename).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    totals = (
+        sweep.group_by("statistic", "method_set", "t", maintain_order=True)
+        .agg(pl.col("count").sum())
+        .sort("t", maintain_order=True)
+    )
+    statistics = list(dict.fromkeys(sweep.get_column("statistic").to_list()))
+    all_sets = list(dict.fromkeys(sweep.get_column("method_set").to_list()))
+    if groups is None:
+        groups = {"": all_sets}
+    percents = sorted({round(t * 100, 6) for t in totals.get_column("t").to_list()})
+
+    nrows, ncols = len(statistics), len(groups)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False)
+    fallback = 0
+    for row, statistic in enumerate(statistics):
+        for col, (group_label, members) in enumerate(groups.items()):
+            ax = axes[row][col]
+            for method_set in members:
+                data = totals.filter(
+                    (pl.col("statistic") == statistic) & (pl.col("method_set") == method_set)
+                )
+                if data.is_empty():
+                    continue
+                style = dict(_STYLE.get(method_set, {}))
+                if not style:
+                    style = {
+                        "color": _FALLBACK_COLORS[fallback % len(_FALLBACK_COLORS)],
+                        "marker": _FALLBACK_MARKERS[fallback % len(_FALLBACK_MARKERS)],
+                    }
+                    fallback += 1
+                ax.plot(
+                    [t * 100 for t in data.get_column("t").to_list()],
+                    data.get_column("count").to_list(),
+                    label=method_set,
+                    linewidth=2,
+                    markersize=8,
+                    **style,
+                )
+            if percents and min(percents) > 0:
+                ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_locator(FixedLocator(percents))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xticklabels([f"{p:g}" for p in percents])
+            ax.set_ylim(bottom=0)
+            ax.grid(linestyle="-.", linewidth=0.8, alpha=0.5)
+            ax.spines["right"].set_visible(False)
+            ax.spines["top"].set_visible(False)
+            heading = _RULE_TITLES.get(statistic, statistic)
+            ax.set_title(f"{group_label}: {heading}" if group_label else heading, fontsize=11)
+            ax.set_xlabel("threshold t (%)")
+            if col == 0:
+                ax.set_ylabel("# negative samples")
+            ax.legend(fontsize=9, loc="best", framealpha=0.85)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, format="png", dpi=130)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+    return path
