@@ -48,27 +48,18 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     from tqdm.auto import tqdm
 
     from negsamp.methods import parse_method
-    from negsamp.models import load_model
-    from negsamp.runner import run_method
+    from negsamp.runner import ModelPool, run_method
     from negsamp.runs import RunStore
 
     store = RunStore(runs_dir)
+    pool = ModelPool(recipe.model)
     methods = [parse_method(BASELINE)] + [parse_method(spec) for spec in recipe.methods]
-    loaded: dict[str | None, tuple] = {}
     results: dict[str, list[Prediction]] = {}
     with tqdm(total=len(methods), desc="build", unit="method", disable=not progress, position=0) as bar:
         for method in methods:
             bar.set_postfix_str(method.spec)
-            run = store.run(recipe.model, method.spec)
-            shared = None
-            if run.pending(samples):
-                # One model per attention implementation, shared by the methods that use it.
-                key = method.attn_implementation
-                if key not in loaded:
-                    loaded[key] = load_model(recipe.model, attn_implementation=key)
-                shared = loaded[key]
             result = run_method(store, recipe.model, method, samples, batch_size=recipe.batch_size,
-                                progress=progress, loaded=shared)
+                                progress=progress, pool=pool)
             results[method.spec] = result.predictions
             bar.update(1)
     return results

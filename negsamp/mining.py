@@ -43,6 +43,7 @@ STATISTICS = ("median", "mean")
 MODES = ("all", "any")
 # Columns of the `negatives()` result besides one score column per compared method.
 NEGATIVE_COLUMNS = ("task", "sample_id", "baseline_score", "threshold")
+_RESERVED_COLUMNS = (*NEGATIVE_COLUMNS, "good", "negative")
 
 Statistic = Literal["median", "mean"]
 Mode = Literal["all", "any"]
@@ -177,9 +178,9 @@ def _check_frame(scores: pl.DataFrame, methods: list[str], baseline: str) -> Non
         raise InputError(f"compared methods repeat a name: {methods}")
     if baseline in methods:
         raise InputError(f"baseline {baseline!r} is also listed as a compared method")
-    clash = [m for m in methods if m in NEGATIVE_COLUMNS]
+    clash = [m for m in methods if m in _RESERVED_COLUMNS or m.startswith("neg:")]
     if clash:
-        raise InputError(f"method name(s) {clash} clash with result columns {list(NEGATIVE_COLUMNS)}")
+        raise InputError(f"method name(s) {clash} clash with result columns {list(_RESERVED_COLUMNS)}")
 
 
 def _align(scores: pl.DataFrame, methods: list[str], baseline: str) -> _Aligned:
@@ -501,6 +502,33 @@ def mine(scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule | None =
     zeros = aligned.per_task(aligned.b == 0.0)
     notes = _zero_threshold_warnings(aligned.tasks, thr, rule.statistic, rule.min_baseline, zeros)
     return MiningResult(rule, tuple(methods), negatives_frame, counts, tuple(notes))
+
+
+def sample_flags(scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule | None = None) -> pl.DataFrame:
+    """Every baseline sample with its verdicts under `rule` (for dataset builders).
+
+    Columns: task, sample_id, baseline_score, threshold, good (baseline good),
+    one boolean ``neg:<method>`` per compared method (good and negative for that
+    method alone), negative (good and combined over the methods with
+    `rule.mode`), and one score column per method. Sorted by (task, sample_id).
+    """
+    rule = rule or MiningRule()
+    methods = list(methods)
+    if not methods:
+        raise InputError("no compared methods given")
+    aligned = _align(scores, methods, rule.baseline)
+    thr = _task_thresholds(aligned, rule.statistic)
+    thr_per_sample = thr[aligned.task_index]
+    good = _good_mask(aligned.b, thr_per_sample, rule.min_baseline)
+    neg_m = _negative_per_method(aligned.b, aligned.o, np.array([rule.t], dtype=np.float64))[:, 0, :]
+    combined = neg_m.all(axis=0) if rule.mode == "all" else neg_m.any(axis=0)
+    return aligned.base.with_columns(
+        pl.Series("threshold", thr_per_sample, dtype=pl.Float64),
+        pl.Series("good", good, dtype=pl.Boolean),
+        *[pl.Series(f"neg:{m}", good & neg_m[i], dtype=pl.Boolean) for i, m in enumerate(methods)],
+        pl.Series("negative", good & combined, dtype=pl.Boolean),
+        *[pl.Series(m, aligned.o[i], dtype=pl.Float64) for i, m in enumerate(methods)],
+    )
 
 
 def negatives(

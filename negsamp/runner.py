@@ -29,6 +29,23 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+class ModelPool:
+    """Loads a model at most once per attention implementation, on first need."""
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        self._loaded: dict[str | None, tuple] = {}
+
+    def get(self, attn_implementation: str | None) -> tuple:
+        if attn_implementation not in self._loaded:
+            from negsamp.models import load_model
+
+            self._loaded[attn_implementation] = load_model(
+                self.model_name, attn_implementation=attn_implementation
+            )
+        return self._loaded[attn_implementation]
+
+
 @dataclass
 class RunResult:
     run: Run
@@ -54,13 +71,12 @@ def run_method(
     *,
     batch_size: int = 8,
     progress: bool = True,
-    loaded=None,
+    pool: ModelPool | None = None,
 ) -> RunResult:
     """Generate a prediction for every sample that has none yet in the store.
 
-    `method` is a parsed method (`negsamp.methods.parse_method`). `loaded` is an
-    optional `(model, tokenizer)` pair already loaded with the method's attention
-    implementation, to share one model across runs.
+    `method` is a parsed method (`negsamp.methods.parse_method`). `pool` shares
+    loaded models across runs; the model is loaded only if a sample is pending.
     """
     check_unique(samples)
     run = store.run(model_name, method.spec)
@@ -80,9 +96,8 @@ def run_method(
         from tqdm.auto import tqdm
 
         from negsamp.backends.hf import generate
-        from negsamp.models import load_model
 
-        model, tokenizer = loaded or load_model(model_name, attn_implementation=method.attn_implementation)
+        model, tokenizer = (pool or ModelPool(model_name)).get(method.attn_implementation)
         bar = tqdm(total=len(samples), initial=len(samples) - len(pending), disable=not progress,
                    desc=method.spec, unit="sample")
         pending_ids = {s.sample_id for s in pending}

@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "score",
     "mine",
     "reproduce",
+    "run",
+    "build",
     "publish",
 ]
 

@@ -1,0 +1,62 @@
+"""`negsamp run`: generate predictions for samples with one model and one or more methods."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a model with a method over tasks into a resumable run store",
+        description=(
+            "Generate one prediction per (sample, model, method) into the run store RUNS_DIR. "
+            "A killed run restarts where it stopped; re-running a finished run does nothing. "
+            "Every spec is checked before the model is loaded."
+        ),
+    )
+    parser.add_argument("--model", required=True,
+                        help="smollm2-135m-instruct (bundled), a Hugging Face id or a local folder")
+    parser.add_argument("--method", action="append", required=True, dest="methods", metavar="SPEC",
+                        help="method spec, e.g. none, snapkv:ratio=0.5 (repeat for several; "
+                             "see `negsamp methods`)")
+    parser.add_argument("--tasks", nargs="+", required=True, metavar="SPEC",
+                        help="task-source specs, e.g. passkey:lengths=1000,count=10 "
+                             "longbench:qasper:path=FILE.jsonl")
+    parser.add_argument("--out", type=Path, required=True, help="run store folder")
+    parser.add_argument("--batch-size", type=int, default=4, help="samples generated together (default 4)")
+    parser.add_argument("--max-length", type=int, default=4096,
+                        help="truncate prompts in the middle to this many tokens (default 4096)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from negsamp.errors import InputError
+    from negsamp.methods import parse_method
+    from negsamp.tasks.sources import load_task_samples, validate_task_spec
+
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    methods = [parse_method(spec) for spec in args.methods]
+    for spec in args.tasks:
+        validate_task_spec(spec)
+
+    from negsamp.models import load_tokenizer
+    from negsamp.runner import ModelPool, run_method
+    from negsamp.runs import RunStore
+
+    tokenizer = load_tokenizer(args.model)
+    samples = []
+    for spec in args.tasks:
+        samples.extend(load_task_samples(spec, tokenizer=tokenizer, max_length=args.max_length))
+    store = RunStore(args.out)
+    pool = ModelPool(args.model)
+    for method in methods:
+        result = run_method(store, args.model, method, samples, batch_size=args.batch_size,
+                            progress=not args.no_progress, pool=pool)
+        done = len(result.predictions) - result.generated
+        print(f"{method.spec}: {result.generated} generated, {done} already done -> "
+              f"{result.run.predictions_path}")
+    return 0
