@@ -155,7 +155,9 @@ def retrieval_zh_score(prediction: str, ground_truth: str, all_classes: Sequence
     return _retrieval(prediction, ground_truth, r"段落(\d+)", "段落N")
 
 
-def classification_score(prediction: str, ground_truth: str, all_classes: Sequence[str] | None = None) -> float:
+def classification_score(
+    prediction: str, ground_truth: str, all_classes: Sequence[str] | None = None
+) -> float:
     """trec, lsht: 1/k if the ground truth is among the k class names found in
     the prediction (substring match, case-sensitive), else 0.
 
@@ -338,7 +340,9 @@ def rouge_zh_score(prediction: str, ground_truth: str, all_classes: Sequence[str
 # ---- RULER
 
 
-def string_match_all(prediction: str, answers: Sequence[str], all_classes: Sequence[str] | None = None) -> float:
+def string_match_all(
+    prediction: str, answers: Sequence[str], all_classes: Sequence[str] | None = None
+) -> float:
     """RULER: the share of references found (case-insensitive substring) in the prediction."""
     if not answers:
         raise InputError("string_match_all needs at least one reference answer")
@@ -346,7 +350,9 @@ def string_match_all(prediction: str, answers: Sequence[str], all_classes: Seque
     return sum(1.0 if ref.lower() in text else 0.0 for ref in answers) / len(answers)
 
 
-def string_match_part(prediction: str, answers: Sequence[str], all_classes: Sequence[str] | None = None) -> float:
+def string_match_part(
+    prediction: str, answers: Sequence[str], all_classes: Sequence[str] | None = None
+) -> float:
     """RULER: 1.0 if any reference is found (case-insensitive substring) in the prediction."""
     if not answers:
         raise InputError("string_match_part needs at least one reference answer")
@@ -361,7 +367,9 @@ def max_over_answers(metric: AnswerMetric) -> SampleMetric:
     """Lift a per-ground-truth metric to a sample metric as eval.py does: the
     maximum over ground truths, starting from 0.0 (so no ground truth -> 0.0)."""
 
-    def sample_metric(prediction: str, answers: Sequence[str], all_classes: Sequence[str] | None = None) -> float:
+    def sample_metric(
+        prediction: str, answers: Sequence[str], all_classes: Sequence[str] | None = None
+    ) -> float:
         best = 0.0
         for ground_truth in answers:
             best = max(best, metric(prediction, ground_truth, all_classes))
@@ -376,7 +384,9 @@ def max_over_answers(metric: AnswerMetric) -> SampleMetric:
 METRICS: dict[str, SampleMetric] = {}
 
 
-def register_metric(name: str, fn: Callable, *, per_answer: bool = False, replace: bool = False) -> SampleMetric:
+def register_metric(
+    name: str, fn: Callable, *, per_answer: bool = False, replace: bool = False
+) -> SampleMetric:
     """Make ``fn`` the metric called ``name``.
 
     ``per_answer=False``: ``fn(prediction, answers, all_classes)`` scores a whole
@@ -415,7 +425,7 @@ def _check_strings(task: str, field: str, value, *, allow_none: bool) -> None:
         raise InputError(f"{task}: {field} must be {kind}, got {type(value).__name__}")
     for item in value:
         if not isinstance(item, str):
-            raise InputError(f"{task}: {field} must be {kind}, but it holds a {type(item).__name__}: {item!r}")
+            raise InputError(f"{task}: {field} must be {kind}, but it holds {item!r} ({type(item).__name__})")
 
 
 def score(
@@ -435,7 +445,9 @@ def score(
     info = get_task(task)
     metric = METRICS.get(info.metric)
     if metric is None:
-        raise InputError(f"{task}: its metric {info.metric!r} is not registered; known metrics: {', '.join(sorted(METRICS))}")
+        raise InputError(
+            f"{task}: its metric {info.metric!r} is not registered; known metrics: {', '.join(sorted(METRICS))}"
+        )
     if not isinstance(prediction, str):
         raise InputError(f"{task}: prediction must be a string, got {type(prediction).__name__}")
     _check_strings(task, "answers", answers, allow_none=False)

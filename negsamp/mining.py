@@ -410,6 +410,16 @@ def _negative_per_method(b: np.ndarray, o: np.ndarray, ts: np.ndarray) -> np.nda
     return ~(product[None, :, :] < o[:, None, :])
 
 
+def _evaluate(aligned: _Aligned, rule: MiningRule):
+    """thresholds per task and per sample, good mask, (K, N) per-method verdicts, combined verdict."""
+    thr = _task_thresholds(aligned, rule.statistic)
+    thr_per_sample = thr[aligned.task_index]
+    good = _good_mask(aligned.b, thr_per_sample, rule.min_baseline)
+    neg_m = _negative_per_method(aligned.b, aligned.o, np.array([rule.t], dtype=np.float64))[:, 0, :]
+    combined = neg_m.all(axis=0) if rule.mode == "all" else neg_m.any(axis=0)
+    return thr, thr_per_sample, good, neg_m, good & combined
+
+
 def _zero_threshold_warnings(
     tasks: Sequence[str],
     thresholds: np.ndarray,
@@ -471,12 +481,7 @@ def mine(scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule | None =
     if not methods:
         raise InputError("no compared methods given")
     aligned = _align(scores, methods, rule.baseline)
-    thr = _task_thresholds(aligned, rule.statistic)
-    thr_per_sample = thr[aligned.task_index]
-    good = _good_mask(aligned.b, thr_per_sample, rule.min_baseline)
-    neg_m = _negative_per_method(aligned.b, aligned.o, np.array([rule.t], dtype=np.float64))[:, 0, :]
-    combined = neg_m.all(axis=0) if rule.mode == "all" else neg_m.any(axis=0)
-    is_negative = good & combined
+    thr, thr_per_sample, good, neg_m, is_negative = _evaluate(aligned, rule)
 
     full = aligned.base.with_columns(
         pl.Series("threshold", thr_per_sample, dtype=pl.Float64),
@@ -504,7 +509,9 @@ def mine(scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule | None =
     return MiningResult(rule, tuple(methods), negatives_frame, counts, tuple(notes))
 
 
-def sample_flags(scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule | None = None) -> pl.DataFrame:
+def sample_flags(
+    scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule | None = None
+) -> pl.DataFrame:
     """Every baseline sample with its verdicts under `rule` (for dataset builders).
 
     Columns: task, sample_id, baseline_score, threshold, good (baseline good),
@@ -517,16 +524,12 @@ def sample_flags(scores: pl.DataFrame, methods: Sequence[str], rule: MiningRule 
     if not methods:
         raise InputError("no compared methods given")
     aligned = _align(scores, methods, rule.baseline)
-    thr = _task_thresholds(aligned, rule.statistic)
-    thr_per_sample = thr[aligned.task_index]
-    good = _good_mask(aligned.b, thr_per_sample, rule.min_baseline)
-    neg_m = _negative_per_method(aligned.b, aligned.o, np.array([rule.t], dtype=np.float64))[:, 0, :]
-    combined = neg_m.all(axis=0) if rule.mode == "all" else neg_m.any(axis=0)
+    _, thr_per_sample, good, neg_m, is_negative = _evaluate(aligned, rule)
     return aligned.base.with_columns(
         pl.Series("threshold", thr_per_sample, dtype=pl.Float64),
         pl.Series("good", good, dtype=pl.Boolean),
         *[pl.Series(f"neg:{m}", good & neg_m[i], dtype=pl.Boolean) for i, m in enumerate(methods)],
-        pl.Series("negative", good & combined, dtype=pl.Boolean),
+        pl.Series("negative", is_negative, dtype=pl.Boolean),
         *[pl.Series(m, aligned.o[i], dtype=pl.Float64) for i, m in enumerate(methods)],
     )
 

@@ -30,14 +30,16 @@ def plot_sweep(
     *,
     groups: Mapping[str, Sequence[str]] | None = None,
     title: str | None = None,
+    mark_t: float | None = None,
 ) -> Path:
     """Draw negatives (summed over tasks) against the threshold t, like the paper's Figure 5.
 
     `sweep` is a `negsamp.mining.count_sweep` result (statistic, method_set, t,
     task, count). One row of panels per statistic; one column per entry of
     `groups` (label -> method sets drawn together; default: all sets in one
-    panel). The x axis is t in percent on a log2 scale, as in the paper. The
-    PNG is written atomically (temporary file, then rename).
+    panel). The x axis is t in percent on a log2 scale, as in the paper;
+    `mark_t` draws a dotted vertical line at that t (e.g. the one a dataset
+    uses). The PNG is written atomically (temporary file, then rename).
     """
     import matplotlib
 
@@ -88,6 +90,10 @@ def plot_sweep(
             ax.xaxis.set_major_locator(FixedLocator(percents))
             ax.xaxis.set_minor_locator(NullLocator())
             ax.set_xticklabels([f"{p:g}" for p in percents])
+            if mark_t is not None and mark_t > 0:
+                ax.axvline(
+                    mark_t * 100, color="black", linestyle=":", linewidth=1.2, label=f"t = {mark_t:.0%}"
+                )
             ax.set_ylim(bottom=0)
             ax.grid(linestyle="-.", linewidth=0.8, alpha=0.5)
             ax.spines["right"].set_visible(False)
@@ -101,6 +107,13 @@ def plot_sweep(
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
+
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> Path:
+    """Write `fig` as PNG atomically (temporary file next to `path`, then rename) and close it."""
+    import matplotlib.pyplot as plt
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,3 +129,82 @@ def plot_sweep(
     finally:
         plt.close(fig)
     return path
+
+
+# The thresholds of the paper's Figure 5, as fractions.
+SWEEP_TS = (0.01, 0.02, 0.04, 0.08, 0.10, 0.16, 0.24, 0.32)
+
+
+def plot_build_figures(
+    scores: pl.DataFrame,
+    methods: Sequence[str],
+    rule,
+    counts: pl.DataFrame | None,
+    figures_dir: str | Path,
+) -> dict[str, Path]:
+    """Figures for a dataset card: {caption: PNG path}.
+
+    - negatives vs t for each compared method alone and, with several methods,
+      combined with the rule's mode (the rule's statistic and min_baseline; the
+      rule's t is marked);
+    - when `counts` has a `task` column and per-method or `negatives` columns:
+      negatives per task as grouped bars.
+    """
+    from negsamp import mining
+
+    figures_dir = Path(figures_dir)
+    methods = list(methods)
+    sets: dict[str, list[str]] = {m: [m] for m in methods}
+    if len(methods) > 1:
+        sets["all methods (C)" if rule.mode == "all" else "any method"] = methods
+    ts = sorted({*SWEEP_TS, float(rule.t)} - {0.0})
+    sweep = mining.count_sweep(
+        scores,
+        sets,
+        ts,
+        [rule.statistic],
+        baseline=rule.baseline,
+        mode=rule.mode,
+        min_baseline=rule.min_baseline,
+    )
+    figures = {
+        f"Negative samples vs threshold t ({rule.statistic} rule; the dataset uses t = {rule.t:g})": plot_sweep(
+            sweep, figures_dir / "negatives_vs_threshold.png", mark_t=rule.t
+        )
+    }
+    if counts is not None and "task" in counts.columns:
+        bars = [c for c in [*methods, "negatives"] if c in counts.columns]
+        if bars:
+            figures["Negative samples per task"] = _plot_task_bars(
+                counts, bars, figures_dir / "negatives_per_task.png"
+            )
+    return figures
+
+
+def _plot_task_bars(counts: pl.DataFrame, columns: Sequence[str], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    tasks = [str(t) for t in counts.get_column("task").to_list()]
+    width = 0.8 / len(columns)
+    x = np.arange(len(tasks))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(tasks) + 2.5), 3.8))
+    for i, column in enumerate(columns):
+        label = "combined" if column == "negatives" else column
+        ax.bar(
+            x + (i - (len(columns) - 1) / 2) * width, counts.get_column(column).to_list(), width, label=label
+        )
+    ax.set_xticks(x)
+    ax.set_xticklabels(
+        tasks, rotation=30 if len(tasks) > 4 else 0, ha="right" if len(tasks) > 4 else "center"
+    )
+    ax.set_ylabel("# negative samples")
+    ax.grid(axis="y", linestyle="-.", linewidth=0.8, alpha=0.5)
+    ax.spines["right"].set_visible(False)
+    ax.spines["top"].set_visible(False)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -88,7 +88,9 @@ def test_own_cases_cover_every_metric():
 
 
 def test_exception_message_names_task_and_problem():
-    with pytest.raises(InputError, match=r"^passage_retrieval_en: ground truth 'paragraph 12' has no 'Paragraph N'"):
+    with pytest.raises(
+        InputError, match=r"^passage_retrieval_en: ground truth 'paragraph 12' has no 'Paragraph N'"
+    ):
         score("passage_retrieval_en", "Paragraph 12", ["paragraph 12"])
 
 
@@ -102,7 +104,9 @@ def test_unknown_task_lists_known_ones():
 
 
 @pytest.mark.parametrize(
-    "answers", ["Paris", None, [1], ["Paris", None], {"Paris"}], ids=["str", "none", "int", "none-item", "set"]
+    "answers",
+    ["Paris", None, [1], ["Paris", None], {"Paris"}],
+    ids=["str", "none", "int", "none-item", "set"],
 )
 def test_answers_must_be_list_of_strings(answers):
     with pytest.raises(InputError, match="hotpotqa: answers must be a list of strings"):
@@ -141,7 +145,9 @@ def test_rouge_zh_recursion_limit_quirk():
 
 
 def test_metrics_import_no_model_code():
-    code = "import sys, negsamp.metrics; bad = {'torch', 'transformers'} & set(sys.modules); assert not bad, bad"
+    code = (
+        "import sys, negsamp.metrics; bad = {'torch', 'transformers'} & set(sys.modules); assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -150,7 +156,16 @@ def test_metrics_import_no_model_code():
 
 def test_longbench_tasks_registered_with_paper_categories():
     groups = {
-        "QA": {"narrativeqa", "qasper", "multifieldqa_en", "multifieldqa_zh", "hotpotqa", "2wikimqa", "musique", "dureader"},
+        "QA": {
+            "narrativeqa",
+            "qasper",
+            "multifieldqa_en",
+            "multifieldqa_zh",
+            "hotpotqa",
+            "2wikimqa",
+            "musique",
+            "dureader",
+        },
         "Summarization": {"gov_report", "qmsum", "multi_news", "vcsum"},
         "Few-shot": {"trec", "triviaqa", "samsum", "lsht"},
         "Synthetic": {"passage_count", "passage_retrieval_en", "passage_retrieval_zh"},
@@ -163,7 +178,11 @@ def test_longbench_tasks_registered_with_paper_categories():
             info = get_task(name)
             assert info.category == category
             assert info.metric in METRICS
-            assert info.language == ("zh" if name in {"multifieldqa_zh", "dureader", "vcsum", "lsht", "passage_retrieval_zh"} else "en")
+            assert info.language == (
+                "zh"
+                if name in {"multifieldqa_zh", "dureader", "vcsum", "lsht", "passage_retrieval_zh"}
+                else "en"
+            )
             assert info.first_line == (name in {"trec", "triviaqa", "samsum", "lsht"})
 
 
@@ -257,7 +276,9 @@ def test_score_frame_unknown_task():
 
 
 def test_score_frame_bad_row_names_sample():
-    frame = _frame(task=["hotpotqa", "trec", "passage_retrieval_en"], answers=[["Paris"], ["Country"], ["p 3"]])
+    frame = _frame(
+        task=["hotpotqa", "trec", "passage_retrieval_en"], answers=[["Paris"], ["Country"], ["p 3"]]
+    )
     with pytest.raises(InputError, match="sample 's3': passage_retrieval_en: ground truth 'p 3'"):
         score_frame(frame)
     with pytest.raises(InputError, match="sample 's2': trec: all_classes is missing"):

@@ -13,14 +13,29 @@ from negsamp.cli import main
 GOOD = [
     {"sample_id": "a", "task": "hotpotqa", "prediction": "Paris", "answers": ["Paris"], "method": "h2o"},
     {"sample_id": "b", "task": "hotpotqa", "prediction": "Rome", "answers": ["Paris"], "method": "h2o"},
-    {"sample_id": "c", "task": "trec", "prediction": "City or Country", "answers": ["Country"],
-     "all_classes": ["City", "Country"], "method": "kivi"},
-    {"sample_id": "d", "task": "lcc", "prediction": "abcd", "answers": ["abce"], "all_classes": None, "method": "kivi"},
+    {
+        "sample_id": "c",
+        "task": "trec",
+        "prediction": "City or Country",
+        "answers": ["Country"],
+        "all_classes": ["City", "Country"],
+        "method": "kivi",
+    },
+    {
+        "sample_id": "d",
+        "task": "lcc",
+        "prediction": "abcd",
+        "answers": ["abce"],
+        "all_classes": None,
+        "method": "kivi",
+    },
 ]
 
 
 def _write(path: Path, lines: list) -> Path:
-    path.write_bytes(b"".join((json.dumps(x).encode() if not isinstance(x, bytes) else x) + b"\n" for x in lines))
+    path.write_bytes(
+        b"".join((json.dumps(x).encode() if not isinstance(x, bytes) else x) + b"\n" for x in lines)
+    )
     return path
 
 
@@ -51,26 +66,54 @@ def test_score_overwrites_existing_output(tmp_path):
 
 BAD_SECOND_LINE = [
     ("bad-json", b'{"sample_id": "x", ', "invalid JSON"),
-    ("not-utf8", b'{"sample_id": "\xff\xfe", "task": "hotpotqa", "prediction": "", "answers": []}', "not valid UTF-8"),
+    (
+        "not-utf8",
+        b'{"sample_id": "\xff\xfe", "task": "hotpotqa", "prediction": "", "answers": []}',
+        "not valid UTF-8",
+    ),
     ("not-object", [1, 2], "expected a JSON object"),
     ("missing-answers", {"sample_id": "x", "task": "hotpotqa", "prediction": "p"}, "missing field 'answers'"),
     ("missing-task", {"sample_id": "x", "prediction": "p", "answers": ["p"]}, "missing field 'task'"),
-    ("prediction-null", {"sample_id": "x", "task": "hotpotqa", "prediction": None, "answers": ["p"]},
-     "field 'prediction' must be a string, got null"),
-    ("sample-id-int", {"sample_id": 7, "task": "hotpotqa", "prediction": "p", "answers": ["p"]},
-     "field 'sample_id' must be a string, got int"),
-    ("answers-str", {"sample_id": "x", "task": "hotpotqa", "prediction": "p", "answers": "p"},
-     "field 'answers' must be a list of strings, got str"),
-    ("answers-int-item", {"sample_id": "x", "task": "hotpotqa", "prediction": "p", "answers": ["p", 3]},
-     "field 'answers' must be a list of strings, got a list holding int 3"),
-    ("classes-str", {"sample_id": "x", "task": "trec", "prediction": "p", "answers": ["p"], "all_classes": "p"},
-     "field 'all_classes' must be a list of strings or null"),
-    ("unknown-task", {"sample_id": "x", "task": "hotpot", "prediction": "p", "answers": ["p"]},
-     "field 'task': unknown task 'hotpot'; known tasks: "),
-    ("retrieval-gt", {"sample_id": "x", "task": "passage_retrieval_en", "prediction": "Paragraph 2", "answers": ["p 2"]},
-     "passage_retrieval_en: ground truth 'p 2' has no 'Paragraph N'"),
-    ("trec-no-classes", {"sample_id": "x", "task": "trec", "prediction": "p", "answers": ["p"]},
-     "trec: all_classes is missing"),
+    (
+        "prediction-null",
+        {"sample_id": "x", "task": "hotpotqa", "prediction": None, "answers": ["p"]},
+        "field 'prediction' must be a string, got null",
+    ),
+    (
+        "sample-id-int",
+        {"sample_id": 7, "task": "hotpotqa", "prediction": "p", "answers": ["p"]},
+        "field 'sample_id' must be a string, got int",
+    ),
+    (
+        "answers-str",
+        {"sample_id": "x", "task": "hotpotqa", "prediction": "p", "answers": "p"},
+        "field 'answers' must be a list of strings, got str",
+    ),
+    (
+        "answers-int-item",
+        {"sample_id": "x", "task": "hotpotqa", "prediction": "p", "answers": ["p", 3]},
+        "field 'answers' must be a list of strings, got a list holding int 3",
+    ),
+    (
+        "classes-str",
+        {"sample_id": "x", "task": "trec", "prediction": "p", "answers": ["p"], "all_classes": "p"},
+        "field 'all_classes' must be a list of strings or null",
+    ),
+    (
+        "unknown-task",
+        {"sample_id": "x", "task": "hotpot", "prediction": "p", "answers": ["p"]},
+        "field 'task': unknown task 'hotpot'; known tasks: ",
+    ),
+    (
+        "retrieval-gt",
+        {"sample_id": "x", "task": "passage_retrieval_en", "prediction": "Paragraph 2", "answers": ["p 2"]},
+        "passage_retrieval_en: ground truth 'p 2' has no 'Paragraph N'",
+    ),
+    (
+        "trec-no-classes",
+        {"sample_id": "x", "task": "trec", "prediction": "p", "answers": ["p"]},
+        "trec: all_classes is missing",
+    ),
 ]
 
 

@@ -32,8 +32,14 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("predictions", type=Path, metavar="PREDICTIONS.jsonl", help="predictions to score")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="SCORES.parquet",
-                        help="where to write the scores (written atomically)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="SCORES.parquet",
+        help="where to write the scores (written atomically)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -73,7 +79,9 @@ def read_predictions(path: Path) -> list[dict]:
                 raise InputError(f"{where}: missing field {field!r}")
         for field in ("sample_id", "task", "prediction"):
             if not isinstance(record[field], str):
-                raise InputError(f"{where}: field {field!r} must be a string, got {_type_name(record[field])}")
+                raise InputError(
+                    f"{where}: field {field!r} must be a string, got {_type_name(record[field])}"
+                )
         if not _is_string_list(record["answers"]):
             raise InputError(
                 f"{where}: field 'answers' must be a list of strings, got {_describe(record['answers'])}"
@@ -89,7 +97,9 @@ def read_predictions(path: Path) -> list[dict]:
             raise InputError(f"{where}: field 'task': {err}") from None
         for field, value in record.items():
             if field not in REQUIRED_FIELDS + OPTIONAL_FIELDS and isinstance(value, dict | list):
-                raise InputError(f"{where}: extra field {field!r} must be a scalar to be carried over, got {_type_name(value)}")
+                raise InputError(
+                    f"{where}: extra field {field!r} must be a scalar to be carried over, got {_type_name(value)}"
+                )
         record["_line"] = lineno
         records.append(record)
     if not records:
@@ -130,7 +140,9 @@ def build_scores(records: list[dict], path: Path):
     scores = []
     for record in records:
         try:
-            scores.append(score(record["task"], record["prediction"], record["answers"], record["all_classes"]))
+            scores.append(
+                score(record["task"], record["prediction"], record["answers"], record["all_classes"])
+            )
         except NegsampError as err:
             raise InputError(f"{path}, line {record['_line']}: {err}") from None
     columns = {
@@ -145,12 +157,16 @@ def build_scores(records: list[dict], path: Path):
         values = [r.get(field) for r in records]
         present = [v for v in values if v is not None]
         if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-            columns[field] = pl.Series(values, dtype=pl.Float64 if any(isinstance(v, float) for v in present) else pl.Int64)
+            columns[field] = pl.Series(
+                values, dtype=pl.Float64 if any(isinstance(v, float) for v in present) else pl.Int64
+            )
             continue
         try:
             columns[field] = pl.Series(values, strict=True)
         except (TypeError, pl.exceptions.PolarsError):
-            raise InputError(f"{path}: field {field!r} holds values of different types on different lines") from None
+            raise InputError(
+                f"{path}: field {field!r} holds values of different types on different lines"
+            ) from None
     columns["score"] = pl.Series(scores, dtype=pl.Float64)
     return pl.DataFrame(columns)
 
@@ -161,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
     write_parquet_atomic(df, args.output)
     import polars as pl
 
-    summary = df.group_by("task").agg(pl.len().alias("rows"), pl.col("score").mean().alias("mean")).sort("task")
+    summary = (
+        df.group_by("task").agg(pl.len().alias("rows"), pl.col("score").mean().alias("mean")).sort("task")
+    )
     print(f"scored {df.height} rows from {args.predictions} -> {args.output}")
     width = max(len(task) for task in summary.get_column("task"))
     for task, rows, mean in summary.iter_rows():

@@ -1,0 +1,70 @@
+"""`negsamp evaluate`: the Negative Sample Evaluator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a method on a negative-sample dataset (recovery, control retention, KV, lengths)",
+        description=(
+            "Evaluate a KV-cache compression method on a negative-sample dataset: run it with "
+            "--method over the dataset's negative and control samples (same prompts, model and "
+            "generation settings), or score --predictions made elsewhere. Writes report.json, "
+            "report.md and figures to --out."
+        ),
+    )
+    parser.add_argument("--dataset", required=True, help="dataset folder or Hub repo id (ORG/NAME)")
+    parser.add_argument("--config", help="dataset config (model); needed when the dataset has several")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--method", metavar="SPEC", help="method spec to run (see `negsamp methods`)")
+    source.add_argument("--predictions", type=Path, metavar="FILE",
+                        help="JSONL of {sample_id, prediction[, output_tokens]} made elsewhere")
+    parser.add_argument("--out", type=Path, required=True, help="output folder for the report")
+    parser.add_argument("--model", help="model to run (default: the dataset's)")
+    parser.add_argument("--allow-model-mismatch", action="store_true",
+                        help="allow a model other than the dataset's (the report says so)")
+    parser.add_argument("--batch-size", type=int, help="default: the dataset build's")
+    parser.add_argument("--submission", type=Path, metavar="FILE",
+                        help="also write a leaderboard submission file")
+    parser.add_argument("--name", help="display name for the submission (default: the method spec)")
+    parser.add_argument("--paper-url", help="link to the method's paper or code, for the submission")
+    parser.add_argument("--throughput", action="store_true",
+                        help="also measure throughput of the method vs the baseline and attach it")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from negsamp.evaluator import evaluate_method, evaluate_predictions
+    from negsamp.report import summary_lines, write_report
+
+    if args.method:
+        report = evaluate_method(args.dataset, args.method, args.out, config=args.config, model=args.model,
+                                 allow_model_mismatch=args.allow_model_mismatch,
+                                 batch_size=args.batch_size, progress=not args.no_progress)
+    else:
+        report = evaluate_predictions(args.dataset, args.predictions, config=args.config, model=args.model,
+                                      allow_model_mismatch=args.allow_model_mismatch)
+    if args.throughput:
+        if not args.method:
+            from negsamp.errors import InputError
+
+            raise InputError("--throughput needs --method: negsamp can only time a method it runs")
+        from negsamp.throughput import measure_for_report
+
+        report = report.model_copy(update={"throughput": measure_for_report(report)})
+    path = write_report(report, args.out)
+    if args.submission:
+        from negsamp.runs import atomic_write_text
+        from negsamp.submission import make_submission
+
+        submission = make_submission(report, name=args.name, paper_url=args.paper_url)
+        atomic_write_text(args.submission, submission.model_dump_json(indent=1) + "\n")
+        print(f"submission: {args.submission}")
+    print("\n".join(summary_lines(report)))
+    print(f"report: {path} (and report.md, figures/)")
+    return 0
