@@ -519,7 +519,9 @@ def _check_rows(split: str, rows: list[DatasetRow], ctx: CardContext) -> None:
         if row.threshold != task.threshold:
             raise InputError(f"{where}: threshold {row.threshold!r}, card_context says {task.threshold!r}")
         if row.baseline.method != rule.baseline:
-            raise InputError(f"{where}: baseline method {row.baseline.method!r}, the rule's is {rule.baseline!r}")
+            raise InputError(
+                f"{where}: baseline method {row.baseline.method!r}, the rule's is {rule.baseline!r}"
+            )
         names = [m.method for m in row.methods]
         if names != ctx.methods:
             raise InputError(f"{where}: methods {names}, expected {ctx.methods} (recipe order)")
@@ -595,6 +597,16 @@ def hub_features(schema: pa.Schema = ROW_SCHEMA) -> list[dict[str, Any]]:
     return [{"name": f.name, **_feature_yaml(f.type)} for f in schema]
 
 
+def listed_splits(config: ConfigManifest) -> list[str]:
+    """The splits the card lists for `datasets`: the non-empty ones.
+
+    `datasets` cannot load a split with no rows ("corresponds to no data"), so an
+    empty split keeps its (empty) parquet file and manifest entry, for
+    `negsamp.load`, but is left out of the card's `configs`.
+    """
+    return [s for s in SPLITS if config.splits[s].rows > 0]
+
+
 def card_header(manifest: Manifest) -> dict[str, Any]:
     """The card's YAML header (what the Hub reads)."""
     total = sum(s.rows for c in manifest.configs.values() for s in c.splits.values())
@@ -602,10 +614,11 @@ def card_header(manifest: Manifest) -> dict[str, Any]:
     configs, infos = [], []
     for name in manifest.config_names():
         config = manifest.configs[name]
+        listed = listed_splits(config)
         configs.append(
             {
                 "config_name": name,
-                "data_files": [{"split": s, "path": config.splits[s].path} for s in SPLITS],
+                "data_files": [{"split": s, "path": config.splits[s].path} for s in listed],
             }
         )
         infos.append(
@@ -613,10 +626,14 @@ def card_header(manifest: Manifest) -> dict[str, Any]:
                 "config_name": name,
                 "features": hub_features(),
                 "splits": [
-                    {"name": s, "num_bytes": config.splits[s].num_bytes, "num_examples": config.splits[s].rows}
-                    for s in SPLITS
+                    {
+                        "name": s,
+                        "num_bytes": config.splits[s].num_bytes,
+                        "num_examples": config.splits[s].rows,
+                    }
+                    for s in listed
                 ],
-                "dataset_size": sum(config.splits[s].num_bytes for s in SPLITS),
+                "dataset_size": sum(config.splits[s].num_bytes for s in listed),
             }
         )
     return {
@@ -669,13 +686,17 @@ def _config_view(name: str, config: ConfigManifest, rows: dict[str, list[Dataset
 
         tokens = [float(outcome(r).output_tokens) for r in neg]
         ratios = [
-            outcome(r).kv_bytes_prefill / r.baseline.kv_bytes_prefill for r in both if r.baseline.kv_bytes_prefill
+            outcome(r).kv_bytes_prefill / r.baseline.kv_bytes_prefill
+            for r in both
+            if r.baseline.kv_bytes_prefill
         ]
         entry = pool.get(method)
         return {
             "method": method,
             "baseline": index is None,
-            "negatives": sum(task.negatives_by_method[method] for task in config.tasks) if index is not None else None,
+            "negatives": sum(task.negatives_by_method[method] for task in config.tasks)
+            if index is not None
+            else None,
             "pool_mean": entry.mean_output_tokens if entry else None,
             "pool_median": entry.median_output_tokens if entry else None,
             "pool_eos": entry.eos_rate if entry else None,
@@ -693,6 +714,7 @@ def _config_view(name: str, config: ConfigManifest, rows: dict[str, list[Dataset
         "tasks": tasks,
         "methods": methods,
         "has_pool_lengths": bool(pool),
+        "empty_splits": [s for s in SPLITS if not rows[s]],
         "negative_rows": len(neg),
         "control_rows": len(ctrl),
         "baseline_accuracy": _mean([t.baseline_accuracy for t in config.tasks]),
@@ -749,7 +771,9 @@ def render_card(
     env.filters["fmt"] = _fmt
     env.filters["cell"] = _cell
     header = yaml.safe_dump(card_header(manifest), sort_keys=False, allow_unicode=True, width=1000)
-    configs = [_config_view(name, manifest.configs[name], dict(rows[name])) for name in manifest.config_names()]
+    configs = [
+        _config_view(name, manifest.configs[name], dict(rows[name])) for name in manifest.config_names()
+    ]
     try:
         text = env.from_string(_template_text(template)).render(
             header=header,
@@ -847,7 +871,9 @@ def _rows_of(path: Path) -> list[DatasetRow]:
     return rows
 
 
-def read_rows(directory: str | os.PathLike, config: str | None = None, split: str = "negative") -> list[DatasetRow]:
+def read_rows(
+    directory: str | os.PathLike, config: str | None = None, split: str = "negative"
+) -> list[DatasetRow]:
     """The rows of one split as `DatasetRow`s, in file order."""
     directory = Path(directory)
     manifest = read_manifest(directory)
@@ -855,7 +881,9 @@ def read_rows(directory: str | os.PathLike, config: str | None = None, split: st
     return _rows_of(_split_path(directory, manifest, config, split))
 
 
-def load_rows(directory: str | os.PathLike, config: str | None = None, split: str = "negative") -> pl.DataFrame:
+def load_rows(
+    directory: str | os.PathLike, config: str | None = None, split: str = "negative"
+) -> pl.DataFrame:
     """One split as a polars DataFrame (nested columns kept as lists/structs), for internal use."""
     import polars as pl
 
@@ -865,7 +893,9 @@ def load_rows(directory: str | os.PathLike, config: str | None = None, split: st
     return pl.from_arrow(_read_table(_split_path(directory, manifest, config, split)))  # type: ignore[return-value]
 
 
-def load(dir_or_repo: str | os.PathLike, *, config: str | None = None, split: str = "negative") -> datasets.Dataset:
+def load(
+    dir_or_repo: str | os.PathLike, *, config: str | None = None, split: str = "negative"
+) -> datasets.Dataset:
     """One split as a `datasets.Dataset`.
 
     A local folder is read directly (offline, in memory, no cache written); anything
@@ -885,7 +915,9 @@ def load(dir_or_repo: str | os.PathLike, *, config: str | None = None, split: st
             dataset_name=manifest.name,
         )
         table = table.replace_schema_metadata(None)
-        return datasets.Dataset(datasets.table.InMemoryTable(table), info=info, split=datasets.NamedSplit(split))
+        return datasets.Dataset(
+            datasets.table.InMemoryTable(table), info=info, split=datasets.NamedSplit(split)
+        )
     repo = str(dir_or_repo)
     if not _REPO_RE.fullmatch(repo):
         raise InputError(f"{repo}: neither a dataset folder nor a Hub repo id (ORG/NAME)")
@@ -894,7 +926,9 @@ def load(dir_or_repo: str | os.PathLike, *, config: str | None = None, split: st
     try:
         return datasets.load_dataset(repo, config, split=split)
     except (ConnectionError, OSError) as err:
-        raise InputError(f"could not load {repo} from the Hugging Face Hub ({type(err).__name__}: {err})") from err
+        raise InputError(
+            f"could not load {repo} from the Hugging Face Hub ({type(err).__name__}: {err})"
+        ) from err
 
 
 # --------------------------------------------------------------------------- verify
@@ -920,7 +954,9 @@ def _verify(directory: Path, config: str | None = None, *, check_card: bool = Tr
             info = entry.splits[split]
             expected_path = f"data/{name}/{split}.parquet"
             if info.path != expected_path:
-                raise InputError(f"{directory / MANIFEST_NAME}: config {name!r} split {split!r} path {info.path!r}, expected {expected_path!r}")
+                raise InputError(
+                    f"{directory / MANIFEST_NAME}: config {name!r} split {split!r} path {info.path!r}, expected {expected_path!r}"
+                )
             path = _split_path(directory, manifest, name, split)
             rows = _rows_of(path)
             if len(rows) != info.rows:
@@ -931,7 +967,9 @@ def _verify(directory: Path, config: str | None = None, *, check_card: bool = Tr
             split_hashes[split] = digest
             all_rows[name][split] = rows
         if _combine(split_hashes) != entry.content_hash:
-            raise InputError(f"{directory / MANIFEST_NAME}: content hash of config {name!r} does not match its splits")
+            raise InputError(
+                f"{directory / MANIFEST_NAME}: content hash of config {name!r} does not match its splits"
+            )
         config_hashes[name] = entry.content_hash
         for figure in entry.figures:
             if not (directory / figure.path).is_file():
@@ -951,7 +989,11 @@ def _verify_card(directory: Path, manifest: Manifest) -> None:
         raise InputError(f"{card}: YAML header has no `configs` list")
     listed = {}
     for entry in configs:
-        if not isinstance(entry, dict) or "config_name" not in entry or not isinstance(entry.get("data_files"), list):
+        if (
+            not isinstance(entry, dict)
+            or "config_name" not in entry
+            or not isinstance(entry.get("data_files"), list)
+        ):
             raise InputError(f"{card}: malformed `configs` entry {entry!r}")
         listed[entry["config_name"]] = entry["data_files"]
     if set(listed) != set(manifest.configs):
@@ -1006,7 +1048,11 @@ def write_dataset(
     version = _check_name(version, "dataset version")
     config = check_config_name(config)
     try:
-        ctx = card_context if isinstance(card_context, CardContext) else CardContext.model_validate(card_context)
+        ctx = (
+            card_context
+            if isinstance(card_context, CardContext)
+            else CardContext.model_validate(card_context)
+        )
     except ValidationError as err:
         raise InputError(f"card_context: {_first_error(err)}") from err
     if type(ctx) is not CardContext:  # e.g. a ConfigManifest passed back in: keep the context fields only
@@ -1017,6 +1063,8 @@ def write_dataset(
     }
     for split, rows in split_rows.items():
         _check_rows(split, rows, ctx)
+    if not split_rows["negative"] and not split_rows["control"]:
+        raise InputError(f"config {config!r} has no rows in either split: nothing to write")
     overlap = {r.key for r in split_rows["negative"]} & {r.key for r in split_rows["control"]}
     if overlap:
         task, sample = sorted(overlap)[0]
@@ -1040,7 +1088,9 @@ def write_dataset(
                 f"cannot add {name!r} version {version!r} to it (use another folder)"
             )
     elif (out / CARD_NAME).exists() or (out / "data").exists():
-        raise InputError(f"{out} has a README.md or data/ but no {MANIFEST_NAME}: not a negsamp dataset folder")
+        raise InputError(
+            f"{out} has a README.md or data/ but no {MANIFEST_NAME}: not a negsamp dataset folder"
+        )
 
     # data files
     splits = {}

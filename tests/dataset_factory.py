@@ -100,7 +100,9 @@ def context(**overrides) -> CardContext:
             ),
         ],
         output_lengths=[
-            dict(method=BASELINE, samples=16, mean_output_tokens=11.25, median_output_tokens=10.0, eos_rate=0.9),
+            dict(
+                method=BASELINE, samples=16, mean_output_tokens=11.25, median_output_tokens=10.0, eos_rate=0.9
+            ),
             dict(method=METHODS[0], samples=16, mean_output_tokens=17.5, median_output_tokens=15.0),
             dict(method=METHODS[1], samples=16, mean_output_tokens=12.0, median_output_tokens=11.0),
         ],

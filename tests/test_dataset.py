@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from dataset_factory import METHODS, context, control_rows, negative_rows, row, write_example
 
 from negsamp import dataset as ds
@@ -62,7 +61,9 @@ def offline_hf(monkeypatch, tmp_path):
 
 
 def files_of(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()
+    }
 
 
 # --------------------------------------------------------------------------- schema
@@ -188,9 +189,15 @@ def test_verify_detects_a_tampered_parquet(tmp_path):
         (lambda d: (d / "manifest.json").unlink(), r"manifest\.json: missing"),
         (lambda d: (d / "manifest.json").write_text("{not json"), r"manifest\.json: not valid JSON"),
         (lambda d: (d / f"data/{CONFIG}/control.parquet").unlink(), r"control\.parquet: missing data file"),
-        (lambda d: (d / f"data/{CONFIG}/control.parquet").write_bytes(b"garbage"), r"control\.parquet: not a readable"),
+        (
+            lambda d: (d / f"data/{CONFIG}/control.parquet").write_bytes(b"garbage"),
+            r"control\.parquet: not a readable",
+        ),
         (lambda d: (d / "README.md").unlink(), r"README\.md: missing dataset card"),
-        (lambda d: (d / "README.md").write_text("---\nconfigs: [\n---\n"), r"README\.md: YAML header does not parse"),
+        (
+            lambda d: (d / "README.md").write_text("---\nconfigs: [\n---\n"),
+            r"README\.md: YAML header does not parse",
+        ),
         (lambda d: (d / "README.md").write_text("# no header\n"), r"README\.md: no YAML header"),
     ],
 )
@@ -204,7 +211,9 @@ def test_verify_names_the_file_at_fault(tmp_path, damage, message):
 def test_verify_checks_the_card_lists_the_configs_and_existing_files(tmp_path):
     write_example(tmp_path)
     card = tmp_path / "README.md"
-    card.write_text(card.read_text().replace(f"path: data/{CONFIG}/control.parquet", "path: data/x/control.parquet"))
+    card.write_text(
+        card.read_text().replace(f"path: data/{CONFIG}/control.parquet", "path: data/x/control.parquet")
+    )
     with pytest.raises(InputError, match=r"data file 'data/x/control\.parquet' does not exist"):
         verify_dataset(tmp_path)
     write_example(tmp_path)
@@ -311,8 +320,11 @@ def test_a_second_config_merges_into_the_folder(tmp_path, offline_hf):
     assert "## Config `llama-3.1-8b`" in text and f"## Config `{CONFIG}`" in text
     loaded = datasets.load_dataset(str(tmp_path), "llama-3.1-8b", split="negative", cache_dir=str(offline_hf))
     assert loaded.num_rows == 1
-    empty = datasets.load_dataset(str(tmp_path), "llama-3.1-8b", split="control", cache_dir=str(offline_hf))
-    assert empty.num_rows == 0
+    # an empty split stays on disk (negsamp.load reads it) but the card does not list it for `datasets`
+    llama = next(c for c in header["configs"] if c["config_name"] == "llama-3.1-8b")
+    assert [f["split"] for f in llama["data_files"]] == ["negative"]
+    assert "the empty control split is not listed" in text
+    assert ds.load(tmp_path, config="llama-3.1-8b", split="control").num_rows == 0
     # rewriting the first config keeps the second
     write_example(tmp_path)
     assert verify_dataset(tmp_path).content_hash == second.content_hash
@@ -336,7 +348,10 @@ def test_load_dataset_offline_with_typed_features(tmp_path, offline_hf):
     negatives = datasets.load_dataset(str(tmp_path), CONFIG, split="negative", cache_dir=str(offline_hf))
     assert negatives.num_rows == 3
     features = negatives.features
-    assert features["answers"] in (datasets.List(datasets.Value("string")), datasets.Sequence(datasets.Value("string")))
+    assert features["answers"] in (
+        datasets.List(datasets.Value("string")),
+        datasets.Sequence(datasets.Value("string")),
+    )
     assert features["threshold"] == datasets.Value("float64")
     assert features["baseline"]["output_tokens"] == datasets.Value("int64")
     methods = features["methods"]
@@ -410,7 +425,10 @@ def _swap_methods(r: DatasetRow) -> DatasetRow:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda: {"negative": [_swap_methods(negative_rows()[0])]}, r"methods \['kivi:bits=2', 'snapkv:ratio=0.5'\], expected"),
+        (
+            lambda: {"negative": [_swap_methods(negative_rows()[0])]},
+            r"methods \['kivi:bits=2', 'snapkv:ratio=0.5'\], expected",
+        ),
         (lambda: {"negative": [negative_rows()[0]] * 2}, "appears twice"),
         (lambda: {"control": [negative_rows()[0]]}, "a control sample must be negative for no method"),
         (lambda: {"negative": control_rows()[:1]}, "not negative under mode 'all'"),
@@ -425,9 +443,13 @@ def _swap_methods(r: DatasetRow) -> DatasetRow:
         ),
         (lambda: {"config": "bad/name"}, "config name 'bad/name'"),
         (lambda: {"name": ""}, "dataset name must be a non-empty single line"),
+        (lambda: {"negative": [], "control": []}, "has no rows in either split"),
         (lambda: {"negative": [{"sample_id": "x"}]}, r"negative row 0: field 'task': Field required"),
         (lambda: {"card_context": {"model": "m"}}, r"card_context: field 'methods'"),
-        (lambda: {"figures": {"Plot": "/nonexistent/plot.png"}}, "figure 'Plot': /nonexistent/plot.png: no such file"),
+        (
+            lambda: {"figures": {"Plot": "/nonexistent/plot.png"}},
+            "figure 'Plot': /nonexistent/plot.png: no such file",
+        ),
     ],
 )
 def test_bad_inputs_are_refused_with_a_clear_message(tmp_path, change, message):

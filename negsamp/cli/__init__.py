@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "build",
     "publish",
     "evaluate",
+    "leaderboard",
 ]
 
 
