@@ -4,9 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean
+.PHONY: install browser test lint demo clean
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# Headless Chromium for the leaderboard page test (tests/test_leaderboard_browser.py):
+# Debian's package, driven over DevTools on a pipe; nothing else is downloaded.
+# As root it is installed when missing; otherwise the test skips (and fails under CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing: 'sudo apt-get install chromium' to run the browser test"; \
+	  fi; }
 
 # torch is installed first, pinned: an unpinned torch (asked for by transformers,
 # kvpress, ...) would pull a multi-GB CUDA build instead of the CPU wheel on disk.
@@ -21,7 +32,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check negsamp tests benchmarks
+	$(BIN)/ruff check negsamp tests benchmarks leaderboard
 
 test: install lint
 	$(BIN)/python -m pytest -q

@@ -288,16 +288,33 @@ def add_release(root: str | Path, dataset_dir: str | Path, *, config: str | None
 # --------------------------------------------------------------------------- reading a submission safely
 
 
-class _NonFinite:
-    """Stands in for a JSON number that is not finite (NaN, Infinity, or 1e999), to report where it was."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
+MAX_INT = 2**53
+"""Integers beyond this (in absolute value) are refused: no count or byte size is that large, and
+larger ones would lose precision or overflow when averaged."""
 
 
-def _parse_float(text: str) -> float | _NonFinite:
+class _BadNumber:
+    """Stands in for a JSON number that is refused (NaN, Infinity, 1e999, 10**400), to report where it was."""
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text = text if len(text) <= 40 else text[:20] + "…"
+        self.why = why
+
+
+def _parse_float(text: str) -> float | _BadNumber:
     value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
+    return value if math.isfinite(value) else _BadNumber(text, "is not a finite number")
+
+
+def _parse_constant(text: str) -> _BadNumber:
+    return _BadNumber(text, "is not a finite number (NaN and infinities are refused)")
+
+
+def _parse_int(text: str) -> int | _BadNumber:
+    if len(text) > 20:  # before int(): Python refuses to convert over 4300 digits, and it is slow
+        return _BadNumber(text, f"is out of range (more than {MAX_INT})")
+    value = int(text)
+    return value if abs(value) <= MAX_INT else _BadNumber(text, f"is out of range (more than {MAX_INT})")
 
 
 def _scan(data: Any, problems: _Collector) -> None:
@@ -305,8 +322,8 @@ def _scan(data: Any, problems: _Collector) -> None:
     stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
     while stack:
         value, loc = stack.pop()
-        if isinstance(value, _NonFinite):
-            problems.add(_path(loc), f"{value.text} is not a finite number (NaN and infinities are refused)")
+        if isinstance(value, _BadNumber):
+            problems.add(_path(loc), f"{value.text} {value.why}")
         elif isinstance(value, str):
             if len(value) > MAX_STRING:
                 problems.add(_path(loc), f"text of {len(value)} characters, over the limit of {MAX_STRING}")
@@ -340,7 +357,7 @@ def parse_submission(raw: bytes, source: str = "submission") -> Submission:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        data = json.loads(text, parse_constant=_NonFinite, parse_float=_parse_float)
+        data = json.loads(text, parse_constant=_parse_constant, parse_float=_parse_float, parse_int=_parse_int)
     except json.JSONDecodeError as err:
         problems.add("(file)", f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno})")
         problems.raise_if_any(source)
@@ -666,6 +683,8 @@ def collect(root: str | Path) -> tuple[Registry, list[ValidatedEntry], list[Reje
     """Validate every `ROOT/submissions/*.json`; accepted entries in table order and rejections."""
     root = Path(root)
     registry = Registry.load(root)
+    for release in registry.releases:  # a broken release is the maintainers' error, not a rejection
+        registry.evaluation(release)
     entries: list[ValidatedEntry] = []
     rejected: list[Rejection] = []
     folder = root / SUBMISSIONS_DIR
@@ -679,6 +698,10 @@ def collect(root: str | Path) -> tuple[Registry, list[ValidatedEntry], list[Reje
             if str(err).startswith(str(root / REGISTRY_NAME)):
                 raise  # the release itself is broken: not the submitter's fault
             rejected.append(Rejection(path.name, [Problem("(file)", str(err))]))
+        except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as err:
+            # A case no check foresaw must not take the whole board down: reject that file alone.
+            rejected.append(Rejection(path.name, [Problem("(file)", f"could not be validated "
+                                                                    f"({type(err).__name__})")]))
     entries.sort(key=ValidatedEntry.sort_key)
     return registry, entries, rejected
 
@@ -845,7 +868,7 @@ def render_markdown(entries: list[ValidatedEntry], releases: list[Release],
         lines += ["## Rejected submissions", "",
                   "Not ranked until fixed (`negsamp leaderboard validate FILE` tells the same):", ""]
         for item in rejected:
-            lines.append(f"- {md_text(item.file)}: {md_text(item.reason)[:2000]}")
+            lines.append(f"- {md_text(item.file)}: {md_text(item.reason[:2000])}")
         lines.append("")
     lines += [
         "## Submitting",
@@ -889,21 +912,24 @@ p.lead { color: var(--muted); margin: 0 0 16px; max-width: 70rem; }
 .controls input { font: inherit; padding: 6px 10px; border: 1px solid var(--line); border-radius: 6px;
   min-width: 18rem; }
 #count { color: var(--muted); }
+.scroll { overflow-x: auto; }
 table.board { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
 table.board th, table.board td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left;
   vertical-align: top; }
-table.board thead th { background: var(--head); position: sticky; top: 0; white-space: nowrap; }
+table.board thead th { background: var(--head); vertical-align: bottom; }
 table.board th.num, table.board td.num { text-align: right; font-variant-numeric: tabular-nums; }
 th button.sort { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer;
-  color: inherit; }
+  color: inherit; text-align: inherit; }
 th button.sort::after { content: " \\2195"; color: #8c959f; }
 th[aria-sort="ascending"] button.sort::after { content: " \\2191"; color: var(--accent); }
 th[aria-sort="descending"] button.sort::after { content: " \\2193"; color: var(--accent); }
 td.name a { color: var(--accent); }
+td.name { min-width: 11rem; max-width: 24rem; overflow-wrap: anywhere; font-weight: 600; }
 td.spec { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.85rem;
-  word-break: break-all; max-width: 22rem; }
-td.name, td.model { word-break: break-word; max-width: 20rem; }
-.sub { color: var(--muted); font-size: 0.8rem; }
+  min-width: 11rem; max-width: 20rem; overflow-wrap: anywhere; }
+td.model, td.release { min-width: 7rem; max-width: 16rem; overflow-wrap: anywhere; }
+td.date { white-space: nowrap; }
+.sub { color: var(--muted); font-size: 0.8rem; font-weight: normal; }
 button.toggle { font: inherit; font-size: 0.8rem; padding: 2px 8px; border: 1px solid var(--line);
   border-radius: 6px; background: #fff; cursor: pointer; white-space: nowrap; }
 tr.detail > td { background: #fbfcfd; padding: 8px 16px 14px; }
@@ -1013,7 +1039,7 @@ def _cell(key: str, entry: dict[str, Any]) -> str:
         return f'<td class="num">{_ratio(value)}</td>'
     if key == "rank":
         return f'<td class="num">{int(value)}</td>'
-    css = {"method": "spec", "model": "model"}.get(key, "")
+    css = {"method": "spec", "model": "model", "release": "release", "submitted": "date"}.get(key, "")
     return f'<td class="{css}">{_e(value)}</td>' if css else f"<td>{_e(value)}</td>"
 
 
@@ -1076,10 +1102,10 @@ def render_html(data: dict[str, Any]) -> str:
         '<div class="controls"><label>Filter <input id="filter" type="search" '
         'placeholder="method, spec, model or dataset" autocomplete="off"></label>'
         '<span id="count" aria-live="polite"></span></div>',
-        '<table class="board" id="board">',
+        '<div class="scroll"><table class="board" id="board">',
         f"<thead><tr>{''.join(heads)}</tr></thead>",
         f'<tbody id="board-body">{"".join(rows)}</tbody>',
-        "</table>",
+        "</table></div>",
         empty,
         f'<p class="notes">Releases: {releases}. KV kept (KV bytes after prefill relative to the baseline\'s) '
         "and the throughput ratio are the submitters' own measurements and are not re-checked; the output "

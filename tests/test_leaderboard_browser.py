@@ -236,7 +236,6 @@ def test_sort_by_click_and_hostile_name_is_text(tmp_path, browser):
     assert browser.eval("typeof window.__pwned") == "undefined"
 
     # Filter, then the per-task breakdown on demand.
-    browser.send("Input.insertText", {"text": ""})
     browser.click("#filter")
     browser.send("Input.insertText", {"text": "perfect"})
     browser.wait_for("document.querySelectorAll('#board-body tr.entry:not([hidden])').length === 1")

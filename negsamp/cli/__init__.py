@@ -24,7 +24,9 @@ COMMAND_MODULES = [
     "build",
     "publish",
     "evaluate",
+    "throughput",
     "leaderboard",
+    "methods",
 ]
 
 

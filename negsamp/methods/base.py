@@ -3,7 +3,7 @@
 A method is a frozen dataclass whose fields are its parameters. Its canonical spec
 string names it and every parameter, defaults included, in declaration order:
 
-    snapkv:ratio=0.5,window=8,kernel=5,compress=context
+    snapkv:ratio=0.5,window=8,kernel=5,compress=context+question
 
 `parse_method(text)` builds the method from a spec (missing parameters take their
 defaults) and `parse_method(m.spec) == m` always holds. Bad input raises
@@ -62,23 +62,31 @@ BUILTIN_ENTRY_POINTS: dict[str, str] = {
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
-Compress = Literal["context", "context+question"]
+Compress = Literal["context+question", "context"]
 """What a prefill-time eviction method compresses.
 
-- `context` (default): only `prompt[:question_start]` is prefilled under the
-  method; the question is then prefilled uncompressed and decoding starts. This is
-  kvpress's pipeline protocol: question-agnostic compression (the context could be
-  cached before the question is known, as in serving with prefix caching), the ratio
-  means "fraction of the context evicted" for every method, and the question and
-  answer cue are never evicted, so a failure is attributable to lost context.
-- `context+question`: the whole prompt is prefilled under the method (the original
-  papers' setting: SnapKV/PyramidKV then observe the question in their window), and
-  the question tokens can be evicted too.
+- `context+question` (default): the whole prompt is prefilled under the method, as the
+  methods' authors and the paper we reproduce (Gao et al., MLSys 2025) run them. The
+  question is then inside the observation window of question-aware methods (SnapKV,
+  PyramidKV, TOVA, H2O score the context by the attention the prompt's last tokens pay
+  it), and the ratio is the fraction of the whole prompt's KV evicted, question
+  tokens included.
+- `context`: only `prompt[:question_start]` is prefilled under the method; the
+  question is then prefilled uncompressed and decoding starts. This is kvpress's
+  pipeline protocol: question-agnostic compression (the context could be cached before
+  the question is known, as with prefix caching), the question is never evicted, and
+  the ratio is the fraction of the context's KV evicted.
+
+Why the default: negative samples are the samples the methods break *as deployed by
+their authors*; in `context` mode question-aware methods score the context with
+filler tokens instead of the question (on our pass-key prompts SnapKV, H2O and
+Expected Attention lose the key at ratio 0.5 in `context` mode and keep it in
+`context+question` mode), which would mine failures of a protocol, not of the method.
 """
 
 COMPRESS_HELP = (
-    "what is compressed: 'context' (prefill the context under compression, then the question "
-    "uncompressed; kvpress protocol) or 'context+question' (the whole prompt)"
+    "what is compressed: 'context+question' (the whole prompt, as the methods' papers do) or "
+    "'context' (the context, then the question uncompressed: kvpress's protocol)"
 )
 
 

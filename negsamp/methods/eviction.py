@@ -3,7 +3,7 @@
 A press registers forward hooks on the attention layers while `with press(model):`
 is active and evicts KV entries at the end of the prefill forward; decoding then
 runs on the smaller cache. `compress` chooses what is prefilled under the press
-(see `negsamp.methods.base.Compress`; default `context`, the kvpress protocol).
+(see `negsamp.methods.base.Compress`; default `context+question`, as the methods' papers).
 
 kvpress is imported only when a press is built, so listing methods stays cheap.
 """
@@ -60,7 +60,7 @@ class StreamingLLM(PressMethod):
 
     ratio: float = param(0.5, RATIO_HELP)
     sink: int = param(4, "attention-sink tokens always kept at the start")
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
@@ -83,7 +83,7 @@ class SnapKV(PressMethod):
     ratio: float = param(0.5, RATIO_HELP)
     window: int = param(8, "observation window: the last tokens whose attention scores the others")
     kernel: int = param(5, "width of the average pooling over scores")
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
@@ -108,7 +108,7 @@ class PyramidKV(PressMethod):
     window: int = param(8, "observation window: the last tokens whose attention scores the others")
     kernel: int = param(5, "width of the average pooling over scores")
     beta: int = param(20, "steepness of the pyramid (larger: more difference between layers)")
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
@@ -133,7 +133,7 @@ class H2O(PressMethod):
     )
 
     ratio: float = param(0.5, RATIO_HELP)
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
@@ -156,7 +156,7 @@ class TOVA(PressMethod):
     )
 
     ratio: float = param(0.5, RATIO_HELP)
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
@@ -173,7 +173,7 @@ class Knorm(PressMethod):
     description = "Knorm: keep the keys with the smallest L2 norm (kvpress KnormPress)."
 
     ratio: float = param(0.5, RATIO_HELP)
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
@@ -197,7 +197,7 @@ class ExpectedAttention(PressMethod):
     sink: int = param(4, "initial tokens always kept")
     covariance: bool = param(True, "use the queries' covariance, not only their mean")
     vnorm: bool = param(True, "rescale scores by the value norms")
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)

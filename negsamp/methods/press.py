@@ -1,7 +1,7 @@
 """`press`: any kvpress-style press, named by import path. No plug-in needed.
 
     press:cls=mypkg.module:MyPress,compression_ratio=0.5,my_param=3
-    press:cls=kvpress:KnormPress,compress=context+question,compression_ratio=0.25
+    press:cls=kvpress:KnormPress,compress=context,compression_ratio=0.25
 
 `cls` is `module:Class` (or `module.Class`). Every other key is a keyword argument
 of the press (its dataclass fields / `__init__` parameters), except the reserved
@@ -124,7 +124,7 @@ class Press(PressMethod):
     )
 
     cls: str = dataclasses.field(metadata={"help": "the press class, 'module:Class' (required)"})
-    compress: Compress = param("context", COMPRESS_HELP)
+    compress: Compress = param("context+question", COMPRESS_HELP)
     attn: Attn = param("auto", "attention to load the model with: auto, eager (press reads attention weights), sdpa")
     kwargs: tuple[tuple[str, Any], ...] = param((), "the press's own arguments, key=value")
 

@@ -36,7 +36,7 @@ FILLER_SENTENCES = (
     "Some birds fly south when the days grow short.",
     "The old clock in the square still keeps good time.",
     "Rain clouds gathered over the mountains by midday.",
-    "The teacher asked the class to read the chapter again.",
+    "The class was asked to read the chapter again.",
     "Fishing boats return to the port when the tide turns.",
     "A quiet garden can be a good place to think.",
     "The road to the coast winds through pine forests.",
@@ -50,7 +50,7 @@ FILLER_SENTENCES = (
     "Water from the spring is cold even in summer.",
     "The train leaves the station on time most days.",
     "Old letters can tell us how people lived and worked.",
-    "The painter mixed her colours on a wooden board.",
+    "Paints were mixed on a wooden board.",
     "A strong wind blew the leaves across the yard.",
     "The committee met to discuss the plans for the new park.",
     "Lanterns hung along the canal during the evening parade.",
@@ -58,15 +58,15 @@ FILLER_SENTENCES = (
     "Careful notes make it easier to remember a long lecture.",
     "The kitchen smelled of onions, garlic and fresh herbs.",
     "A thin mist lay over the lake at dawn.",
-    "The carpenter measured the board twice before cutting it.",
+    "Measure a board twice before cutting it.",
     "Students filled the reading room during the exam weeks.",
-    "The village hall was painted a pale shade of grey.",
+    "The village hall was painted last summer.",
     "Tall reeds grow along the edge of the marsh.",
     "The ferry crosses the bay several times a day.",
     "A long table was set for the harvest dinner.",
-    "The potter shaped the clay on a spinning wheel.",
+    "Wet clay was shaped on a spinning wheel.",
     "Stars are easier to see far from the city lights.",
-    "The gardener planted tulips along the stone wall.",
+    "Tulips were planted along the stone wall.",
     "Heavy trucks are not allowed on the old bridge.",
     "The hikers rested in the shade of a large oak.",
     "A cat slept on the warm step in the afternoon sun.",
@@ -75,8 +75,8 @@ FILLER_SENTENCES = (
     "The students built a small boat in the workshop.",
     "A bell rings at noon from the chapel on the hill.",
     "The cellar stays cool throughout the year.",
-    "Autumn turns the maple leaves a deep shade of red.",
-    "The photographer waited for the light to change.",
+    "Autumn turns the maple leaves a deeper shade.",
+    "We waited for the light to change.",
     "Bread, cheese and apples make a simple lunch.",
     "The path through the meadow is lined with wild flowers.",
 )
@@ -144,8 +144,8 @@ LAST_NAMES = (
 )
 
 CITIES = (
-    "Lisbon", "Oslo", "Nairobi", "Lima", "Hanoi", "Dublin", "Cairo", "Santiago", "Warsaw", "Toronto",
-    "Manila", "Vienna", "Bogota", "Helsinki", "Accra", "Quito", "Prague", "Seoul", "Madrid", "Athens",
+    "Lisbon", "Oslo", "Nairobi", "Lyon", "Hanoi", "Dublin", "Cairo", "Santiago", "Warsaw", "Toronto",
+    "Manila", "Vienna", "Bogota", "Helsinki", "Accra", "Nantes", "Prague", "Seoul", "Madrid", "Athens",
     "Montreal", "Budapest", "Istanbul", "Jakarta", "Havana", "Melbourne", "Casablanca", "Geneva",
     "Tbilisi", "Reykjavik", "Valencia", "Edinburgh", "Kyoto", "Marseille", "Porto", "Krakow",
     "Munich", "Dakar", "Osaka", "Riga",
@@ -160,6 +160,6 @@ JOBS = (
 )
 
 COLORS = (
-    "red", "blue", "green", "yellow", "purple", "orange", "pink", "brown", "black", "white",
+    "crimson", "blue", "green", "yellow", "purple", "orange", "pink", "brown", "black", "white",
     "grey", "teal", "violet", "turquoise", "maroon", "beige",
 )

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Seed the leaderboard with real submissions from the tiny demo dataset (`make leaderboard-seed`).
+#
+# Copies the demo dataset into leaderboard/releases/ and registers it in
+# leaderboard/releases.json, evaluates each method on it with `negsamp evaluate
+# --submission`, then validates and renders everything with `negsamp leaderboard
+# build`. Everything under leaderboard/ except app.py is regenerated here: never
+# edit those files by hand.
+#
+#   DATASET  dataset folder written by `make demo`       (default demo_out/dataset)
+#   METHODS  space-separated method specs to submit     (default: the methods the dataset was mined with)
+#   ROOT     leaderboard folder                         (default leaderboard)
+#   OUT      scratch folder for the evaluation reports  (default demo_out/leaderboard)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-.venv/bin}
+DATASET=${DATASET:-demo_out/dataset}
+ROOT=${ROOT:-leaderboard}
+OUT=${OUT:-demo_out/leaderboard}
+METHODS=${METHODS:-}
+
+if [ ! -f "$DATASET/manifest.json" ]; then
+  echo "seed_leaderboard: $DATASET is not a dataset folder; run 'make demo' first" >&2
+  exit 1
+fi
+
+release=$("$BIN/negsamp" leaderboard add-release "$DATASET" --root "$ROOT" --replace)
+echo "release: $release"
+
+if [ -z "$METHODS" ]; then
+  METHODS=$("$BIN/python" - "$release" <<'PY'
+import json
+import sys
+
+manifest = json.load(open(f"{sys.argv[1]}/manifest.json", encoding="utf-8"))
+(config,) = manifest["configs"].values()
+print(" ".join(config["methods"]))
+PY
+)
+fi
+
+for spec in $METHODS; do
+  slug=$(printf '%s' "$spec" | tr -c 'A-Za-z0-9._-' '-')
+  "$BIN/negsamp" evaluate --dataset "$release" --method "$spec" --out "$OUT/$slug" \
+    --submission "$ROOT/submissions/$slug.json" --no-progress
+done
+
+"$BIN/negsamp" leaderboard build --root "$ROOT" --strict
