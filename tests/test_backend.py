@@ -71,7 +71,9 @@ def test_method_kv_bytes_after_prefill(name, tiny_model, tiny_eager_model):
         assert p.method == method.spec
         assert p.prompt_tokens == b.prompt_tokens
         assert 1 <= p.output_tokens <= sample.max_new_tokens
-        assert p.kv_bytes_end >= p.kv_bytes_prefill > 0
+        assert p.kv_bytes_prefill > 0 and p.kv_bytes_end > 0
+        if expected != "below":  # a KIVI window may shrink when a block is quantized
+            assert p.kv_bytes_end >= p.kv_bytes_prefill
         fraction = p.kv_bytes_prefill / b.kv_bytes_prefill
         if expected == "below":
             assert fraction < 0.5, fraction
@@ -80,9 +82,8 @@ def test_method_kv_bytes_after_prefill(name, tiny_model, tiny_eager_model):
             assert fraction == pytest.approx(expected, abs=0.05), fraction
         if name == "none":
             reference = reference_generate(model, tokenizer, sample)
-            assert tokenizer(p.prediction, add_special_tokens=False)["input_ids"] == reference or (
-                p.prediction == tokenizer.decode(reference, skip_special_tokens=True)
-            )
+            assert p.prediction == tokenizer.decode(reference, skip_special_tokens=True)
+            assert p.output_tokens == len(reference)
 
 
 def test_baseline_matches_model_generate_batched_and_alone(tiny_model):
@@ -174,7 +175,9 @@ def test_compress_context_keeps_the_question(tiny_model):
     ctx = list(generate(model, tokenizer, "knorm:ratio=0.5,compress=context", samples, model_name="tiny"))
     per_token = base[0].kv_bytes_prefill // base[0].prompt_tokens
     for sample, b, w, c in zip(samples, base, both, ctx):
-        n, split = len(encode(tokenizer, sample)[0]), encode(tokenizer, sample)[1]
+        ids, split = encode(tokenizer, sample)
+        n = len(ids)
+        assert b.kv_bytes_prefill == n * per_token
         assert w.kv_bytes_prefill == int(n * 0.5) * per_token
         assert c.kv_bytes_prefill == (int(split * 0.5) + n - split) * per_token
 

@@ -306,10 +306,10 @@ def _entry_point_methods() -> dict[str, type[Method]]:
             continue
         try:
             cls = ep.load()
+            _check_class(ep.name, cls)
         except Exception as err:  # a broken plug-in must not break the other methods
             warnings.warn(f"cannot load negsamp method {ep.name!r} ({ep.value}): {err}", stacklevel=2)
             continue
-        _check_class(ep.name, cls)
         found[ep.name] = cls
     for name, ref in BUILTIN_ENTRY_POINTS.items():
         if name not in found:

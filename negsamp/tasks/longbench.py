@@ -394,8 +394,10 @@ def _hub_rows(task: str) -> Iterator[tuple[str, int, Any]]:
 
         dataset = datasets.load_dataset(HUB_REPO, task, split="test")
         rows = [dict(row) for row in dataset]
-    except Exception as err:  # offline, script datasets unsupported, ...: try the zip next
+    except Exception as err:  # script datasets unsupported, ...: try the zip next
         errors.append(f"load_dataset: {_short(err)}")
+        if _is_offline(err):  # the zip would only retry the same unreachable host
+            raise _hub_error(task, errors) from None
     else:
         return ((where, number, row) for number, row in enumerate(rows, start=1))
     try:
@@ -406,12 +408,32 @@ def _hub_rows(task: str) -> Iterator[tuple[str, int, Any]]:
             data = opened.read(f"data/{task}.jsonl")
     except Exception as err:
         errors.append(f"data.zip: {_short(err)}")
-        raise InputError(
-            f"cannot load LongBench task {task!r} from the Hugging Face Hub ({HUB_REPO}): "
-            f"{'; '.join(errors)}. Without a network, pass a local file in LongBench's schema, "
-            f"e.g. `longbench:{task}:path=data/{task}.jsonl` (load_longbench(..., path=...))"
-        ) from None
+        raise _hub_error(task, errors) from None
     return _jsonl_rows(f"{HUB_REPO} data.zip:data/{task}.jsonl", data)
+
+
+def _hub_error(task: str, errors: list[str]) -> InputError:
+    return InputError(
+        f"cannot load LongBench task {task!r} from the Hugging Face Hub ({HUB_REPO}): "
+        f"{'; '.join(errors)}. Without a network, pass a local file in LongBench's schema, "
+        f"e.g. `longbench:{task}:path=data/{task}.jsonl` (load_longbench(..., path=...))"
+    )
+
+
+_OFFLINE_NAMES = ("ConnectionError", "ConnectError", "Timeout", "LocalEntryNotFoundError", "OfflineModeIsEnabled")
+
+
+def _is_offline(err: BaseException) -> bool:
+    """Whether `err` (or an exception it came from) says the Hub cannot be reached."""
+    seen: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and current not in seen:
+        seen.append(current)
+        if isinstance(current, ConnectionError | TimeoutError) or "Couldn't reach" in str(current) \
+                or any(name in type(current).__name__ for name in _OFFLINE_NAMES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _short(err: BaseException) -> str:
