@@ -114,9 +114,15 @@ def ensure_converted(bundle: BundledModel) -> Path:
             delattr(model.config, "quantization_config")
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():  # an incomplete leftover from an older layout
+        if _is_complete(target):  # another process finished first: keep its copy
+            return target
+        if target.exists():  # an incomplete leftover (not written by this code, which renames atomically)
             shutil.rmtree(target)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _is_complete(target):
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -718,6 +718,22 @@ def _device_name(device: Any) -> str:
 
 
 @contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """torch's CPU threads set for a block, and put back after it."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
 def _attention(model: Any, implementation: str | None):
     """Run a side with the attention it is deployed with (switching the shared model if needed)."""
     current = getattr(model.config, "_attn_implementation", None)
@@ -745,12 +761,15 @@ def measure_throughput(
     seed: int = 0,
     device: str = "auto",
     dtype: str = "auto",
+    threads: int | None = None,
 ) -> ThroughputReport:
     """Measure the baseline and `method_spec` on `model_name`, interleaved; see the module docstring.
 
     `lengths_report`: an evaluation `report.json` path (or an `EvaluationReport`, or
     an `OutputLengths`) whose output lengths give the end-to-end figures.
     `progress`: True prints one line per run to stderr; a callable gets the lines.
+    `threads`: CPU threads for torch (`torch.set_num_threads`; default: torch's own). On a
+    CPU shared with other jobs, 1 thread is often steadier than all cores.
     Every argument is checked before the model is loaded.
     """
     wall_start = time.perf_counter()
@@ -764,6 +783,8 @@ def measure_throughput(
     _check_int("repeats", repeats, 1)
     _check_int("warmup", warmup, 0)
     _check_int("seed", seed, 0)
+    if threads is not None:
+        _check_int("threads", threads, 1)
     lengths: OutputLengths | None = None
     if isinstance(lengths_report, OutputLengths):
         lengths = lengths_report
@@ -779,7 +800,7 @@ def measure_throughput(
     method_sizes = list(sizes)
     skipped: dict[int, str] = {}
     if not method.supports_batching:
-        reason = f"the method runs one sample at a time: {method.batching_note}"
+        reason = f"the method does not batch ({method.batching_note})"
         if 1 not in sizes:
             sizes = [1, *sizes]
             notes.append("batch size 1 added: the method does not batch, so it is only measured at batch size 1")
@@ -796,92 +817,93 @@ def measure_throughput(
         if lengths.model != model_name:
             notes.append(f"output lengths come from model {lengths.model!r}, not {model_name!r}")
 
-    from negsamp import models
+    with _torch_threads(threads):
+        from negsamp import models
 
-    say(f"loading {model_name} ...")
-    model, tokenizer = models.load_model(model_name, attn_implementation=method.attn_implementation,
-                                         dtype=torch_dtype)
-    model.to(torch_device)
-    max_positions = getattr(model.config, "max_position_embeddings", None)
-    if max_positions is not None and prompt_len + gen_len > max_positions:
-        raise InputError(f"prompt_len + gen_len = {prompt_len + gen_len} exceeds the model's "
-                         f"{max_positions} positions")
-    method.check_model(model)
-    attn_method = getattr(model.config, "_attn_implementation", None)
-    attn_baseline = attn_method
-    if method.attn_implementation is not None and attn_method != "sdpa" and hasattr(model, "set_attn_implementation"):
-        attn_baseline = "sdpa"
-        notes.append(f"the baseline runs with {attn_baseline} attention, the method with {attn_method} "
-                     "(what it needs), each as it would be deployed")
+        say(f"loading {model_name} ...")
+        model, tokenizer = models.load_model(model_name, attn_implementation=method.attn_implementation,
+                                             dtype=torch_dtype)
+        model.to(torch_device)
+        max_positions = getattr(model.config, "max_position_embeddings", None)
+        if max_positions is not None and prompt_len + gen_len > max_positions:
+            raise InputError(f"prompt_len + gen_len = {prompt_len + gen_len} exceeds the model's "
+                             f"{max_positions} positions")
+        method.check_model(model)
+        attn_method = getattr(model.config, "_attn_implementation", None)
+        attn_baseline = attn_method
+        if method.attn_implementation is not None and attn_method != "sdpa" and hasattr(model, "set_attn_implementation"):
+            attn_baseline = "sdpa"
+            notes.append(f"the baseline runs with {attn_baseline} attention, the method with {attn_method} "
+                         "(what it needs), each as it would be deployed")
 
-    say("measuring memory bandwidth ...")
-    bandwidth = measure_bandwidth(torch_device)
-    weights = weight_bytes(model)
-    prompts = {s: synthetic_prompt(tokenizer, model, s, prompt_len, seed) for s in sizes}
-    sides: dict[Side, tuple[Any, str | None]] = {"baseline": (baseline, attn_baseline), "method": (method, attn_method)}
+        say("measuring memory bandwidth ...")
+        bandwidth = measure_bandwidth(torch_device)
+        weights = weight_bytes(model)
+        prompts = {s: synthetic_prompt(tokenizer, model, s, prompt_len, seed) for s in sizes}
+        sides: dict[Side, tuple[Any, str | None]] = {"baseline": (baseline, attn_baseline), "method": (method, attn_method)}
 
-    runs: list[RunRecord] = []
-    schedule: list[tuple[bool, int, int, Side]] = []
-    for phase, count in ((True, warmup), (False, repeats)):
-        for rep in range(count):
-            for size in sizes:
-                order: list[Side] = ["baseline", "method"] if rep % 2 == 0 else ["method", "baseline"]
-                for side in order:
-                    if side == "method" and size not in method_sizes:
-                        continue
-                    schedule.append((phase, rep, size, side))
+        runs: list[RunRecord] = []
+        schedule: list[tuple[bool, int, int, Side]] = []
+        for phase, count in ((True, warmup), (False, repeats)):
+            for rep in range(count):
+                for size in sizes:
+                    order: list[Side] = ["baseline", "method"] if rep % 2 == 0 else ["method", "baseline"]
+                    for side in order:
+                        if side == "method" and size not in method_sizes:
+                            continue
+                        schedule.append((phase, rep, size, side))
 
-    # Everything alive now (libraries, weights) stays: freezing it keeps the gc.collect()
-    # before each run (memory measurement) from walking millions of objects every time.
-    gc.collect()
-    gc.freeze()
-    try:
-        for index, (is_warmup, rep, size, side) in enumerate(schedule):
-            spec, attn = sides[side]
-            label = "warm-up" if is_warmup else "repeat"
-            say(f"[{index + 1}/{len(schedule)}] {label} {rep + 1} batch {size} {side}")
-            try:
-                with _attention(model, attn):
-                    figures = run_once(model, spec, prompts[size], gen_len)
-            except NegsampError:
-                raise
-            except Exception as err:
-                raise ThroughputError(f"{side} {spec.spec!r} failed at batch size {size}: "
-                                      f"{type(err).__name__}: {err}") from err
-            runs.append(RunRecord(index=index, warmup=is_warmup, repeat=rep, batch_size=size, side=side,
-                                  **figures))
-    finally:
-        gc.unfreeze()
+        # Everything alive now (libraries, weights) stays: freezing it keeps the gc.collect()
+        # before each run (memory measurement) from walking millions of objects every time.
+        gc.collect()
+        gc.freeze()
+        try:
+            for index, (is_warmup, rep, size, side) in enumerate(schedule):
+                spec, attn = sides[side]
+                label = "warm-up" if is_warmup else "repeat"
+                say(f"[{index + 1}/{len(schedule)}] {label} {rep + 1} batch {size} {side}")
+                try:
+                    with _attention(model, attn):
+                        figures = run_once(model, spec, prompts[size], gen_len)
+                except NegsampError:
+                    raise
+                except Exception as err:
+                    raise ThroughputError(f"{side} {spec.spec!r} failed at batch size {size}: "
+                                          f"{type(err).__name__}: {err}") from err
+                runs.append(RunRecord(index=index, warmup=is_warmup, repeat=rep, batch_size=size, side=side,
+                                      **figures))
+        finally:
+            gc.unfreeze()
 
-    results = []
-    for size in sizes:
-        measured = {side: [r for r in runs if not r.warmup and r.batch_size == size and r.side == side]
-                    for side in ("baseline", "method")}
-        base = side_figures(measured["baseline"], prompt_len=prompt_len, gen_len=gen_len,
-                            weights=weights, bandwidth=bandwidth.bytes_per_s)
-        meth = None
-        if measured["method"]:
-            meth = side_figures(measured["method"], prompt_len=prompt_len, gen_len=gen_len,
+        results = []
+        for size in sizes:
+            measured = {side: [r for r in runs if not r.warmup and r.batch_size == size and r.side == side]
+                        for side in ("baseline", "method")}
+            base = side_figures(measured["baseline"], prompt_len=prompt_len, gen_len=gen_len,
                                 weights=weights, bandwidth=bandwidth.bytes_per_s)
-        results.append(BatchResult(
-            batch_size=size, baseline=base, method=meth, skipped=skipped.get(size),
-            ratios=ratios(meth, base) if meth else None,
-            end_to_end=end_to_end(meth, base, lengths) if (meth and lengths) else None,
-        ))
+            meth = None
+            if measured["method"]:
+                meth = side_figures(measured["method"], prompt_len=prompt_len, gen_len=gen_len,
+                                    weights=weights, bandwidth=bandwidth.bytes_per_s)
+            results.append(BatchResult(
+                batch_size=size, baseline=base, method=meth, skipped=skipped.get(size),
+                ratios=ratios(meth, base) if meth else None,
+                end_to_end=end_to_end(meth, base, lengths) if (meth and lengths) else None,
+            ))
 
-    from negsamp.evaluator import environment
+        from negsamp.evaluator import environment
 
-    del model
-    gc.collect()
-    return ThroughputReport(
-        model=model_name, method=method.spec, device=_device_name(torch_device),
-        dtype=str(torch_dtype).removeprefix("torch."), attn_baseline=attn_baseline, attn_method=attn_method,
-        prompt_len=prompt_len, gen_len=gen_len, repeats=repeats, warmup=warmup, seed=seed, batch_sizes=sizes,
-        memory_measure=MEMORY_MEASURE_CUDA if torch_device.type == "cuda" else MEMORY_MEASURE_CPU,
-        weight_bytes=weights, bandwidth=bandwidth, results=results, lengths=lengths, runs=runs,
-        notes=notes, summary=summarise(results), wall_s=time.perf_counter() - wall_start,
-        environment=environment(),
-    )
+        del model
+        gc.collect()
+        return ThroughputReport(
+            model=model_name, method=method.spec, device=_device_name(torch_device),
+            dtype=str(torch_dtype).removeprefix("torch."), attn_baseline=attn_baseline, attn_method=attn_method,
+            prompt_len=prompt_len, gen_len=gen_len, repeats=repeats, warmup=warmup, seed=seed, batch_sizes=sizes,
+            memory_measure=MEMORY_MEASURE_CUDA if torch_device.type == "cuda" else MEMORY_MEASURE_CPU,
+            weight_bytes=weights, bandwidth=bandwidth, results=results, lengths=lengths, runs=runs,
+            notes=notes, summary=summarise(results), wall_s=time.perf_counter() - wall_start,
+            environment=environment(),
+        )
 
 
 def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | None = True) -> dict:
@@ -1014,14 +1036,15 @@ def plot_throughput(report: ThroughputReport, path: str | Path) -> Path:
             pts = [(r.batch_size, getattr(r, side)) for r in report.results if getattr(r, side) is not None]
             if not pts:
                 continue
-            xs = [x for x, _ in pts]
+            shift = 0.97 if side == "baseline" else 1.03  # side by side where both were measured
+            xs = [x * shift for x, _ in pts]
             stats = [getattr(f, field) for _, f in pts]
             meds = [s.median for s in stats]
             yerr = [[m - s.min for m, s in zip(meds, stats)], [s.max - m for m, s in zip(meds, stats)]]
             ax.errorbar(xs, meds, yerr=yerr, capsize=3, label=labels[side], **styles[side])
             if field == "decode_tok_s":
-                ax.plot(xs, [f.roofline_decode_tok_s for _, f in pts], linestyle=":",
-                        color=styles[side]["color"], label=f"{side} roofline")
+                ax.plot(xs, [f.roofline_decode_tok_s for _, f in pts], linestyle=":", marker="_",
+                        markersize=14, color=styles[side]["color"], label=f"{side} roofline")
         ax.set_title(title)
         ax.set_xlabel("batch size")
         ax.set_ylabel("tokens/s")

@@ -92,7 +92,7 @@ def test_structure_interleaving_and_skipped_batch_sizes(tiny_model, tmp_path):
     one, two = report.results
     assert one.method is not None and one.ratios is not None and one.skipped is None
     assert two.method is None and two.ratios is None and two.end_to_end is None
-    assert "one sample at a time" in two.skipped
+    assert two.skipped.startswith("the method does not batch")
     assert any("batch size 1 only" in note for note in report.notes)
     assert any("whole prompt" in note for note in report.notes)
 
@@ -177,8 +177,11 @@ def test_batching_method_runs_every_batch_size(tiny_model):
 
 
 def test_eager_method_and_sdpa_baseline(tiny_model):
+    threads = torch.get_num_threads()
     report = tp.measure_throughput("tiny", "h2o:ratio=0.25", batch_sizes=[1], prompt_len=16, gen_len=2,
-                                   repeats=1, warmup=0)
+                                   repeats=1, warmup=0, threads=1)
+    assert report.device == "cpu (1 threads)"
+    assert torch.get_num_threads() == threads  # put back
     assert tiny_model == [{"name": "tiny", "attn_implementation": "eager"}]
     assert report.attn_method == "eager" and report.attn_baseline == "sdpa"
     assert any("sdpa" in note for note in report.notes)
@@ -293,6 +296,7 @@ def test_bandwidth_is_positive():
         ({"lengths_report": "/nonexistent/report.json"}, "not found"),
         ({"device": "tpu"}, "device"),
         ({"dtype": "int8"}, "dtype"),
+        ({"threads": 0}, "threads"),
     ],
 )
 def test_bad_input_fails_before_loading(no_model, kwargs, match):

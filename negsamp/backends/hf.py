@@ -293,17 +293,17 @@ def _run_batch_inner(model: Any, method: Method, batch: list[Encoded], eos: set[
     rows = []
     for i in range(size):
         if size == 1:
-            share_prefill = share_end = 1.0
-        else:
+            row_prefill, row_end = bytes_prefill, bytes_end
+        else:  # the row's own slots' share of the measured bytes; padding slots charged to no one
             fed = lengths[i] + max(len(tokens[i]) - 1, 0)
-            share_prefill = lengths[i] / (size * slots_prefill)
-            share_end = fed / (size * slots_end)
+            row_prefill = bytes_prefill * lengths[i] // (size * slots_prefill)
+            row_end = bytes_end * fed // (size * slots_end)
         rows.append(
             {
                 "tokens": tokens[i],
                 "hit_eos": hit_eos[i],
-                "kv_bytes_prefill": int(bytes_prefill * share_prefill),
-                "kv_bytes_end": int(bytes_end * share_end),
+                "kv_bytes_prefill": row_prefill,
+                "kv_bytes_end": row_end,
                 "prefill_s": prefill_s,
                 "decode_s": decode_s,
             }

@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
     parser.add_argument("--dtype", default="auto",
                         help="auto (float32 on CPU, bfloat16 on CUDA), float32, bfloat16 or float16")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for torch (default: torch's own; 1 is often steadier on a shared CPU)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic prompts (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="no per-run progress lines")
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, args.method, batch_sizes=args.batch_sizes, prompt_len=args.prompt_len,
         gen_len=args.gen_len, repeats=args.repeats, warmup=args.warmup, lengths_report=args.lengths,
         progress=not args.no_progress, seed=args.seed, device=args.device, dtype=args.dtype,
+        threads=args.threads,
     )
     paths = write_throughput(report, args.out)
     print(format_table(report))
