@@ -912,7 +912,11 @@ def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | N
     Modest sizes (prompt 512, 32 generated tokens, batch sizes 1 and 4 — 1 only for
     methods that do not batch — 3 repeats after 1 warm-up) so it takes about a
     minute for the bundled model on CPU. Returns the `ThroughputReport` as a JSON
-    dict plus `table` (the text table) for `EvaluationReport.throughput`.
+    dict plus `table` (the text table) and `ratio` for `EvaluationReport.throughput`.
+
+    `ratio` is the one number the leaderboard shows: the end-to-end speed-up at
+    batch size 1 (per-request time with each side's measured output lengths,
+    baseline / method), or the decode tok/s ratio when no lengths are known.
     """
     from negsamp.methods import parse_method
 
@@ -925,7 +929,18 @@ def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | N
         repeats=REPORT_REPEATS, warmup=REPORT_WARMUP,
         lengths_report=output_lengths(report, "this evaluation report"), progress=progress,
     )
-    return {**result.model_dump(mode="json"), "table": format_table(result)}
+    return {**result.model_dump(mode="json"), "table": format_table(result), "ratio": headline_ratio(result)}
+
+
+def headline_ratio(result: ThroughputReport) -> float | None:
+    """End-to-end speed-up at the smallest batch size, else its decode tok/s ratio."""
+    measured = [b for b in result.batches if b.ratios is not None]
+    if not measured:
+        return None
+    first = min(measured, key=lambda b: b.batch_size)
+    if first.end_to_end is not None and first.end_to_end.end_to_end_speedup is not None:
+        return first.end_to_end.end_to_end_speedup
+    return first.ratios.decode_tok_s
 
 
 def load_throughput(data: dict | str | Path) -> ThroughputReport:
@@ -1024,6 +1039,7 @@ def plot_throughput(report: ThroughputReport, path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     path = Path(path)
     panels = [("decode_tok_s", "decode tokens/s"), ("prefill_tok_s", "prefill tokens/s")]
@@ -1052,7 +1068,11 @@ def plot_throughput(report: ThroughputReport, path: str | Path) -> Path:
         ax.set_xticks(report.batch_sizes, [str(b) for b in report.batch_sizes])
         ax.grid(alpha=0.3)
         if field == "decode_tok_s" and any(r.method for r in report.results):
-            ax.set_yscale("log")
+            ax.set_yscale("log")  # rooflines sit far above CPU figures
+            plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+            ax.yaxis.set_major_formatter(plain)
+            low, high = ax.get_ylim()
+            ax.yaxis.set_minor_formatter(plain if high < 30 * low else NullFormatter())
         ax.legend(fontsize=7)
     if has_e2e:
         ax = axes[-1]

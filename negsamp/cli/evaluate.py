@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--throughput needs --method: negsamp can only time a method it runs")
         from negsamp.throughput import measure_for_report
 
-        report = report.model_copy(update={"throughput": measure_for_report(report)})
+        report = report.model_copy(update={"throughput": measure_for_report(report, progress=not args.no_progress)})
     path = write_report(report, args.out)
     if args.submission:
         from negsamp.runs import atomic_write_text
