@@ -934,7 +934,7 @@ def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | N
 
 def headline_ratio(result: ThroughputReport) -> float | None:
     """End-to-end speed-up at the smallest batch size, else its decode tok/s ratio."""
-    measured = [b for b in result.batches if b.ratios is not None]
+    measured = [b for b in result.results if b.ratios is not None]
     if not measured:
         return None
     first = min(measured, key=lambda b: b.batch_size)
