@@ -101,7 +101,7 @@ class PyramidKV(PressMethod):
     name = "pyramidkv"
     description = (
         "PyramidKV: SnapKV scores with a per-layer budget, more KV in lower layers (kvpress PyramidKVPress; "
-        "the uncompressed tokens after it are prefilled one at a time since layer lengths differ)."
+        "with compress=context the question is prefilled a token at a time, as layers differ in length)."
     )
 
     ratio: float = param(0.5, RATIO_HELP)
