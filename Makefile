@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser test lint demo clean
+.PHONY: install browser test lint demo leaderboard-seed clean
 
 install: $(STAMP) browser
 
@@ -37,8 +37,21 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest -q
 
+# The main job, end to end on 2 CPU cores: build the tiny negative-sample dataset with
+# the bundled model, then evaluate a method that was not used to mine it.
+DEMO_OUT := demo_out
+DEMO_EVAL_METHOD := snapkv:ratio=0.5
 demo: install
-	$(BIN)/negsamp build builders/tiny-cpu.yaml --out demo_out
+	$(BIN)/negsamp build builders/tiny-cpu.yaml --out $(DEMO_OUT)
+	$(BIN)/negsamp evaluate --dataset $(DEMO_OUT)/dataset --method $(DEMO_EVAL_METHOD) \
+	  --out $(DEMO_OUT)/eval-snapkv --submission $(DEMO_OUT)/eval-snapkv/submission.json
+
+# Regenerate the leaderboard's seed: the demo dataset as a release, real submissions
+# evaluated on it, and the rendered board. Not edited by hand.
+leaderboard-seed: demo
+	DATASET=$(DEMO_OUT)/dataset OUT=$(DEMO_OUT)/leaderboard \
+	  METHODS="$(DEMO_EVAL_METHOD) tova:ratio=0.5 knorm:ratio=0.5 streamingllm:ratio=0.5 kivi:bits=4,group=32,residual=32" \
+	  bash scripts/seed_leaderboard.sh
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

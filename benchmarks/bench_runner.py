@@ -7,8 +7,8 @@ the script prints both wall times and the speed-up. The two sides alternate
 (`--repeats` rounds, runner first on odd rounds) and each side's best round counts,
 so a noisy neighbour on the machine does not favour either.
 
-    .venv/bin/python benchmarks/bench_runner.py                 # 16 samples, batch 16
-    .venv/bin/python benchmarks/bench_runner.py --batch-size 8 --repeats 2
+    .venv/bin/python benchmarks/bench_runner.py                 # 16 samples, batch 16, 2 rounds
+    .venv/bin/python benchmarks/bench_runner.py --batch-size 8 --repeats 1
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def make_samples(n: int, seed: int, max_new_tokens: int):
     out = []
     for i in range(n):
         key = str(rng.randint(10000, 99999))
-        parts = [FILLER] * rng.randint(6, 12)
+        parts = [FILLER] * rng.randint(3, 8)
         parts.insert(rng.randint(0, len(parts)), f"The pass key is {key}. Remember it. ")
         context = "Find the pass key hidden in the text below.\n\n" + "".join(parts)
         question = "\n\nWhat is the pass key? The pass key is"
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--samples", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=1, help="alternating rounds per side (best counts)")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds per side (best counts)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
