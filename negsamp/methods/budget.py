@@ -31,7 +31,9 @@ class FixedBudgetPress(BasePress):
     def forward_hook(self, module: Any, input: Any, kwargs: dict, output: Any) -> Any:
         prompt_tokens = kwargs["hidden_states"].shape[1]
         original = self.press.compression_ratio
-        self.press.compression_ratio = max(0.0, 1.0 - self.budget / prompt_tokens)
+        # kvpress keeps int(n * (1 - ratio)) tokens; aiming half a token above the budget
+        # keeps exactly `budget` despite float rounding (1 - (1 - b/n) is not always b/n).
+        self.press.compression_ratio = max(0.0, (prompt_tokens - self.budget - 0.5) / prompt_tokens)
         try:
             return self.press.forward_hook(module, input, kwargs, output)
         finally:

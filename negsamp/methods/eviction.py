@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from negsamp.errors import InputError
 from negsamp.methods.base import (
     COMPRESS_HELP,
     Compress,
@@ -24,6 +25,11 @@ from negsamp.methods.base import (
 )
 
 RATIO_HELP = "fraction of the compressed tokens' KV pairs evicted, in [0, 1)"
+BUDGET_HELP = (
+    "if > 0: keep at most this many tokens per layer and head instead of a ratio "
+    "(the paper's 'cache budget'; shorter prompts are not compressed; ratio must be left out)"
+)
+DEFAULT_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,22 @@ class PressMethod(Method):
         )
 
     def compression(self, model: Any) -> contextlib.AbstractContextManager:
-        return self.build_press()(model)
+        press = self.build_press()
+        budget = getattr(self, "budget", 0)
+        if budget:
+            from negsamp.methods.budget import FixedBudgetPress
+
+            press = FixedBudgetPress(press=press, budget=budget)
+        return press(model)
+
+
+def check_budget(method: PressMethod) -> None:
+    """`budget` replaces `ratio`: with a budget, the canonical spec records ratio=0.0."""
+    check_positive(method.name, "budget", method.budget, minimum=0)  # type: ignore[attr-defined]
+    if method.budget:  # type: ignore[attr-defined]
+        if method.ratio not in (DEFAULT_RATIO, 0.0):  # type: ignore[attr-defined]
+            raise InputError(f"method {method.name!r}: give either ratio or budget, not both")
+        object.__setattr__(method, "ratio", 0.0)
 
 
 @dataclass(frozen=True)
@@ -58,12 +79,14 @@ class StreamingLLM(PressMethod):
         "StreamingLLM: keep the first `sink` tokens and the most recent ones (kvpress StreamingLLMPress)."
     )
 
-    ratio: float = param(0.5, RATIO_HELP)
+    ratio: float = param(DEFAULT_RATIO, RATIO_HELP)
+    budget: int = param(0, BUDGET_HELP)
     sink: int = param(4, "attention-sink tokens always kept at the start")
     compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
+        check_budget(self)
         check_positive(self.name, "sink", self.sink, minimum=0)
 
     def build_press(self) -> Any:
@@ -80,13 +103,15 @@ class SnapKV(PressMethod):
         "window 8, not kvpress's 64, which loses needles in ~1k-token prompts)."
     )
 
-    ratio: float = param(0.5, RATIO_HELP)
+    ratio: float = param(DEFAULT_RATIO, RATIO_HELP)
+    budget: int = param(0, BUDGET_HELP)
     window: int = param(8, "observation window: the last tokens whose attention scores the others")
     kernel: int = param(5, "width of the average pooling over scores")
     compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
+        check_budget(self)
         check_positive(self.name, "window", self.window)
         check_positive(self.name, "kernel", self.kernel)
 
@@ -132,11 +157,13 @@ class H2O(PressMethod):
         "(kvpress ObservedAttentionPress; runs with eager attention)."
     )
 
-    ratio: float = param(0.5, RATIO_HELP)
+    ratio: float = param(DEFAULT_RATIO, RATIO_HELP)
+    budget: int = param(0, BUDGET_HELP)
     compress: Compress = param("context+question", COMPRESS_HELP)
 
     def __post_init__(self) -> None:
         check_ratio(self.name, self.ratio)
+        check_budget(self)
 
     @property
     def attn_implementation(self) -> str | None:
