@@ -947,7 +947,7 @@ def load_throughput(data: dict | str | Path) -> ThroughputReport:
     """A `ThroughputReport` from throughput.json, or from `EvaluationReport.throughput`."""
     if isinstance(data, (str, Path)):
         data = json.loads(Path(data).read_text(encoding="utf-8"))
-    data = {k: v for k, v in dict(data).items() if k != "table"}
+    data = {k: v for k, v in dict(data).items() if k not in ("table", "ratio")}
     return ThroughputReport.model_validate(data)
 
 

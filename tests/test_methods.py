@@ -44,11 +44,11 @@ def test_builtins_come_from_installed_entry_points():
     [
         ("none", "none"),
         ("  none  ", "none"),
-        ("snapkv", "snapkv:ratio=0.5,window=8,kernel=5,compress=context+question"),
-        ("snapkv:ratio=0.3", "snapkv:ratio=0.3,window=8,kernel=5,compress=context+question"),
-        ("snapkv:window=16,ratio=0.25", "snapkv:ratio=0.25,window=16,kernel=5,compress=context+question"),
-        ("streamingllm:ratio=0.9", "streamingllm:ratio=0.9,sink=4,compress=context+question"),
-        ("h2o:ratio=0", "h2o:ratio=0.0,compress=context+question"),
+        ("snapkv", "snapkv:ratio=0.5,budget=0,window=8,kernel=5,compress=context+question"),
+        ("snapkv:ratio=0.3", "snapkv:ratio=0.3,budget=0,window=8,kernel=5,compress=context+question"),
+        ("snapkv:window=16,ratio=0.25", "snapkv:ratio=0.25,budget=0,window=16,kernel=5,compress=context+question"),
+        ("streamingllm:ratio=0.9", "streamingllm:ratio=0.9,budget=0,sink=4,compress=context+question"),
+        ("h2o:ratio=0", "h2o:ratio=0.0,budget=0,compress=context+question"),
         ("tova:compress=context", "tova:ratio=0.5,compress=context"),
         ("knorm:ratio=0.75", "knorm:ratio=0.75,compress=context+question"),
         (
@@ -154,7 +154,7 @@ def test_constructing_directly_validates_too():
         SnapKV(ratio=1.0)
     with pytest.raises(InputError):
         KIVI(bits=1)
-    assert SnapKV(ratio=0.25).spec == "snapkv:ratio=0.25,window=8,kernel=5,compress=context+question"
+    assert SnapKV(ratio=0.25).spec == "snapkv:ratio=0.25,budget=0,window=8,kernel=5,compress=context+question"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +195,7 @@ def test_methods_command_lists_every_method(capsys):
 def test_methods_command_canonicalises_specs(capsys):
     assert main(["methods", "snapkv:ratio=0.3", "kivi:bits=4"]) == 0
     assert capsys.readouterr().out.split() == [
-        "snapkv:ratio=0.3,window=8,kernel=5,compress=context+question",
+        "snapkv:ratio=0.3,budget=0,window=8,kernel=5,compress=context+question",
         "kivi:bits=4,group=32,residual=128",
     ]
 

@@ -70,7 +70,7 @@ def no_model(monkeypatch):
     monkeypatch.setattr(models, "load_model", refuse)
 
 
-def lengths(method="streamingllm:ratio=0.5,sink=4,compress=context", model="tiny"):
+def lengths(method="streamingllm:ratio=0.5,budget=0,sink=4,compress=context", model="tiny"):
     return tp.OutputLengths(source="test", model=model, method=method, samples=2,
                             baseline_output_tokens_mean=5.0, method_output_tokens_mean=15.0)
 
@@ -84,7 +84,7 @@ def test_structure_interleaving_and_skipped_batch_sizes(tiny_model, tmp_path):
         repeats=3, warmup=1, lengths_report=lengths(),
     )
     assert report.version == tp.THROUGHPUT_VERSION
-    assert report.method == "streamingllm:ratio=0.5,sink=4,compress=context"
+    assert report.method == "streamingllm:ratio=0.5,budget=0,sink=4,compress=context"
     assert report.batch_sizes == [1, 2]
     assert tiny_model == [{"name": "tiny", "attn_implementation": None}]  # one model for both sides
 
