@@ -10,8 +10,10 @@ are deterministic and take milliseconds.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
+import yaml
 
 from negsamp.records import Sample, content_id
 
@@ -133,3 +135,30 @@ def make_tiny_samples(
 @pytest.fixture
 def tiny_samples():
     return make_tiny_samples
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = build_tiny_tokenizer()
+    build_tiny_model(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_tiny_recipe(path: Path, model_dir: Path, **overrides) -> Path:
+    recipe = {
+        "name": "negsamp-test",
+        "dataset_version": "0.0.1",
+        "model": str(model_dir),
+        "config": "tiny",
+        "max_length": 512,
+        "batch_size": 2,
+        "tasks": ["passkey:lengths=200,count=3,seed=1", "kv_retrieval:lengths=200,count=3,seed=1"],
+        "methods": ["streamingllm:ratio=0.5", "kivi:bits=2,group=8,residual=4"],
+        "rule": {"statistic": "median", "t": 0.1, "mode": "all"},
+        "control": {"per_task": 1, "seed": 0},
+    }
+    recipe.update(overrides)
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path

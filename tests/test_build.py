@@ -17,40 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import build_tiny_model, build_tiny_tokenizer
+from conftest import write_tiny_recipe as write_recipe
 
 from negsamp.errors import InputError
 from negsamp.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = build_tiny_tokenizer()
-    build_tiny_model(tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def write_recipe(path: Path, model_dir: Path, **overrides) -> Path:
-    recipe = {
-        "name": "negsamp-test",
-        "dataset_version": "0.0.1",
-        "model": str(model_dir),
-        "config": "tiny",
-        "max_length": 512,
-        "batch_size": 2,
-        "tasks": ["passkey:lengths=200,count=3,seed=1", "kv_retrieval:lengths=200,count=3,seed=1"],
-        "methods": ["streamingllm:ratio=0.5", "kivi:bits=2,group=8,residual=4"],
-        "rule": {"statistic": "median", "t": 0.1, "mode": "all"},
-        "control": {"per_task": 1, "seed": 0},
-    }
-    recipe.update(overrides)
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    return path
 
 
 def negsamp(*args: str, **kwargs) -> subprocess.CompletedProcess:
