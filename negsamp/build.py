@@ -129,7 +129,10 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
 
     counts = summary_counts(samples, flags, methods, control_ids)
-    context = card_context(recipe, samples, predictions, scores, flags, methods, rule)
+    from negsamp.mining import mine
+
+    notes = list(mine(scores, methods, rule).warnings)
+    context = card_context(recipe, samples, predictions, scores, flags, methods, rule, notes)
     figures_dir = out_dir / "figures"
     figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
     dataset_dir = out_dir / "dataset"
@@ -158,7 +161,7 @@ def summary_counts(samples, flags: pl.DataFrame, methods: list[str], control_ids
     )
 
 
-def card_context(recipe: Recipe, samples, predictions, scores, flags, methods, rule):
+def card_context(recipe: Recipe, samples, predictions, scores, flags, methods, rule, notes=()):
     from negsamp import dataset as ds
     from negsamp.tasks import get_task
 
@@ -192,4 +195,5 @@ def card_context(recipe: Recipe, samples, predictions, scores, flags, methods, r
         tasks=sorted(tasks, key=lambda t: t.task),
         output_lengths=lengths,
         summary=recipe.description or None,
+        notes=list(notes),
     )
