@@ -43,7 +43,7 @@ fi
 for spec in $METHODS; do
   slug=$(printf '%s' "$spec" | tr -c 'A-Za-z0-9._-' '-')
   "$BIN/negsamp" evaluate --dataset "$release" --method "$spec" --out "$OUT/$slug" \
-    --submission "$ROOT/submissions/$slug.json" --no-progress
+    --submission "$ROOT/submissions/$slug.json" --name "$spec" --no-progress
 done
 
 "$BIN/negsamp" leaderboard build --root "$ROOT" --strict
