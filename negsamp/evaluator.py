@@ -16,7 +16,6 @@ make outputs longer and eat its own throughput gains.
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import statistics
@@ -209,34 +208,23 @@ def read_predictions(path: Path, known_ids: set[str]) -> dict[str, PredictionIn]
     """Read a predictions JSONL; every problem names the file, the line and the field."""
     from pydantic import ValidationError
 
-    if not path.is_file():
-        raise InputError(f"{path}: predictions file not found")
+    from negsamp.jsonl import iter_jsonl, read_bytes
+
     found: dict[str, PredictionIn] = {}
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise InputError(f"{path}:{line_no}: not UTF-8 ({err.reason} at byte {err.start})") from err
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}:{line_no}: not valid JSON ({err.msg})") from err
-            if not isinstance(data, dict):
-                raise InputError(f"{path}:{line_no}: expected a JSON object, got {type(data).__name__}")
-            try:
-                row = PredictionIn.model_validate(data, strict=True)
-            except ValidationError as err:
-                first = err.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "(row)"
-                raise InputError(f"{path}:{line_no}: field {field!r}: {first['msg']}") from err
-            if row.sample_id in found:
-                raise InputError(f"{path}:{line_no}: sample_id {row.sample_id!r} appears twice")
-            if row.sample_id not in known_ids:
-                raise InputError(f"{path}:{line_no}: sample_id {row.sample_id!r} is not in the dataset")
-            found[row.sample_id] = row
+    for line_no, data in iter_jsonl(path, read_bytes(path, "predictions file")):
+        if not isinstance(data, dict):
+            raise InputError(f"{path}, line {line_no}: expected a JSON object, got {type(data).__name__}")
+        try:
+            row = PredictionIn.model_validate(data, strict=True)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "(row)"
+            raise InputError(f"{path}, line {line_no}: field {field!r}: {first['msg']}") from err
+        if row.sample_id in found:
+            raise InputError(f"{path}, line {line_no}: sample_id {row.sample_id!r} appears twice")
+        if row.sample_id not in known_ids:
+            raise InputError(f"{path}, line {line_no}: sample_id {row.sample_id!r} is not in the dataset")
+        found[row.sample_id] = row
     missing = sorted(known_ids - set(found))
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

@@ -121,12 +121,12 @@ class Run:
                 except ValidationError as err:
                     first = err.errors()[0]
                     field = ".".join(str(p) for p in first["loc"]) or "(line)"
-                    raise InputError(f"{path}:{line_no}: field {field!r}: {first['msg']}") from err
+                    raise InputError(f"{path}, line {line_no}: field {field!r}: {first['msg']}") from err
                 if row.sample_id in seen:
-                    raise InputError(f"{path}:{line_no}: sample {row.sample_id} appears twice")
+                    raise InputError(f"{path}, line {line_no}: sample {row.sample_id} appears twice")
                 if row.model != self.model or row.method != self.method:
                     raise InputError(
-                        f"{path}:{line_no}: row is for model {row.model!r} method {row.method!r}, "
+                        f"{path}, line {line_no}: row is for model {row.model!r} method {row.method!r}, "
                         f"but this run is {self.model!r} / {self.method!r}"
                     )
                 seen.add(row.sample_id)

@@ -82,8 +82,8 @@ def run_failing(capsys, args, out):
         (lambda rows: rows[:-1], "no prediction for 1 dataset sample"),
         (lambda rows: rows + rows[:1], "appears twice"),
         (lambda rows: [*rows, {"sample_id": "nope", "prediction": "x"}], "'nope' is not in the dataset"),
-        (lambda rows: [{**rows[0], "prediction": 5}, *rows[1:]], ":1: field 'prediction'"),
-        (lambda rows: [{**rows[0], "output_tokens": "12"}, *rows[1:]], ":1: field 'output_tokens'"),
+        (lambda rows: [{**rows[0], "prediction": 5}, *rows[1:]], ", line 1: field 'prediction'"),
+        (lambda rows: [{**rows[0], "output_tokens": "12"}, *rows[1:]], ", line 1: field 'output_tokens'"),
     ],
     ids=["missing", "duplicate", "unknown", "wrong-type", "wrong-type-tokens"],
 )
@@ -104,7 +104,7 @@ def test_non_utf8_line_is_named(dataset, tmp_path, capsys):
     out = tmp_path / "out"
     err = run_failing(capsys, ["evaluate", "--dataset", str(dataset), "--predictions", str(path), "--out",
                                str(out)], out)
-    assert "p.jsonl:6: not UTF-8" in err
+    assert "p.jsonl, line 6: not valid UTF-8" in err
 
 
 def test_bad_datasets_and_methods_are_refused_before_anything_runs(dataset, tmp_path, capsys):

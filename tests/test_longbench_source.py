@@ -234,7 +234,7 @@ def test_missing_field_bad_json_and_bad_utf8(tok, tmp_path):
         load_longbench("qasper", path=file, tokenizer=tok, max_length=5000)
     broken = tmp_path / "b.jsonl"
     broken.write_text(json.dumps(row()) + "\n\n{not json\n", encoding="utf-8")
-    with pytest.raises(InputError, match=re.escape(f"{broken}, line 3: bad JSON")):
+    with pytest.raises(InputError, match=re.escape(f"{broken}, line 3: invalid JSON")):
         load_longbench("qasper", path=broken, tokenizer=tok, max_length=5000)
     latin = tmp_path / "c.jsonl"
     latin.write_bytes(json.dumps(row(input="caf\u00e9"), ensure_ascii=False).encode("latin-1") + b"\n")

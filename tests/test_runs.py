@@ -40,7 +40,7 @@ def test_torn_last_line_is_cut_and_the_sample_runs_again(tmp_path):
 def test_duplicate_rows_are_refused_with_file_and_line(tmp_path):
     run = RunStore(tmp_path).run("m", "none")
     run.append([prediction("a"), prediction("a")])
-    with pytest.raises(InputError, match=r"predictions\.jsonl:2: sample a appears twice"):
+    with pytest.raises(InputError, match=r"predictions\.jsonl, line 2: sample a appears twice"):
         run.predictions()
 
 
@@ -49,7 +49,7 @@ def test_corrupt_middle_line_names_file_line_and_field(tmp_path):
     run.append([prediction("a")])
     with open(run.predictions_path, "a", encoding="utf-8") as handle:
         handle.write('{"version": 1, "sample_id": 5}\n')
-    with pytest.raises(InputError, match=r"predictions\.jsonl:2: field 'sample_id'"):
+    with pytest.raises(InputError, match=r"predictions\.jsonl, line 2: field 'sample_id'"):
         run.predictions()
 
 

@@ -158,7 +158,7 @@ def test_blank_lines_skipped_and_empty_file_refused(tmp_path, capsys):
 def test_missing_input_file(tmp_path, capsys):
     missing = tmp_path / "nope.jsonl"
     assert main(["score", str(missing), "-o", str(tmp_path / "s.parquet")]) == 1
-    assert f"{missing}: cannot read" in capsys.readouterr().err
+    assert f"{missing}: predictions file not found" in capsys.readouterr().err
 
 
 def test_cli_module_imports_cheaply():

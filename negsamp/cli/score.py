@@ -9,7 +9,6 @@ method, ...) are carried into the output unchanged.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -53,25 +52,12 @@ def _is_string_list(value) -> bool:
 
 def read_predictions(path: Path) -> list[dict]:
     """Parse and check a predictions JSONL file; every error names the file, line and field."""
+    from negsamp.jsonl import iter_jsonl, read_bytes
     from negsamp.tasks import get_task
 
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     records = []
-    for lineno, line_bytes in enumerate(raw.split(b"\n"), start=1):
+    for lineno, record in iter_jsonl(path, read_bytes(path, "predictions file")):
         where = f"{path}, line {lineno}"
-        try:
-            line = line_bytes.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{where}: not valid UTF-8 (byte {err.start + 1} of the line)") from None
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{where}: invalid JSON: {err.msg} (column {err.colno})") from None
         if not isinstance(record, dict):
             raise InputError(f"{where}: expected a JSON object, got {_type_name(record)}")
         for field in REQUIRED_FIELDS:

@@ -24,7 +24,6 @@ file, the line and the field.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from collections.abc import Callable, Iterator
@@ -357,17 +356,9 @@ def read_rows(file: Path) -> Iterator[tuple[str, int, Any]]:
 
 
 def _jsonl_rows(where: str, data: bytes) -> Iterator[tuple[str, int, Any]]:
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{where}, line {number}: not valid UTF-8 (byte {err.start})") from None
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{where}, line {number}: bad JSON: {err.msg} (column {err.colno})") from None
+    from negsamp.jsonl import iter_jsonl
+
+    for number, row in iter_jsonl(where, data):
         yield where, number, row
 
 
