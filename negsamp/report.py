@@ -144,6 +144,8 @@ def draw_figures(report: EvaluationReport, out_dir: Path) -> dict[str, str]:
             xs = [100 * k for k, _, sp in kept if sp == split]
             ys = [sc for _, sc, sp in kept if sp == split]
             ax.scatter(xs, ys, label=split, color=color, alpha=0.7, s=18)
+        # A fixed 0-100% axis: autoscaling would blow a 49.9% vs 50.0% difference up to full width.
+        ax.set_xlim(0, max(105.0, 105.0 * max(k for k, _, _ in kept)))
         ax.set_xlabel("KV kept after prefill (% of baseline bytes)")
         ax.set_ylabel("score")
         ax.set_ylim(-0.05, 1.05)
