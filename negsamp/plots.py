@@ -209,6 +209,7 @@ def _plot_task_bars(counts: pl.DataFrame, columns: Sequence[str], path: Path) ->
     ax.grid(axis="y", linestyle="-.", linewidth=0.8, alpha=0.5)
     ax.spines["right"].set_visible(False)
     ax.spines["top"].set_visible(False)
-    ax.legend(fontsize=8, frameon=False)
+    # Below the axes: long method specs would cover the bars inside them.
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15 if len(tasks) <= 4 else -0.3))
     fig.tight_layout()
     return _save(fig, path)
