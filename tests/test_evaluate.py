@@ -156,3 +156,26 @@ def test_method_mode_runs_the_method_and_measures_kv(tmp_path, tiny_model_dir):
     # KV kept is measured from the caches: SnapKV at ratio 0.5 holds about half the baseline's bytes.
     assert report.overall.kv_kept == pytest.approx(0.5, abs=0.02)
     assert report.overall.output_tokens_mean is not None
+
+
+def test_throughput_is_attached_for_a_method_and_refused_for_predictions(tmp_path, tiny_model_dir, capsys):
+    from negsamp.build import build
+    from negsamp.recipe import load_recipe
+
+    recipe = load_recipe(write_tiny_recipe(tmp_path / "recipe.yaml", tiny_model_dir))
+    built = build(recipe, tmp_path / "build", progress=False)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--dataset", str(built.dataset_dir), "--method", "tova:ratio=0.5", "--out",
+                 str(out), "--throughput", "--no-progress"]) == 0
+    report = EvaluationReport.model_validate_json((out / "report.json").read_text())
+    throughput = report.throughput
+    assert throughput["method"] == report.method and throughput["ratio"] > 0
+    assert throughput["lengths"]["samples"] == report.overall.negatives + report.overall.control
+    assert "## Throughput" in (out / "report.md").read_text()
+
+    preds = write_predictions(tmp_path / "p.jsonl", [])
+    out2 = tmp_path / "eval2"
+    assert main(["evaluate", "--dataset", str(built.dataset_dir), "--predictions", str(preds), "--out",
+                 str(out2), "--throughput"]) == 1
+    assert "--throughput needs --method" in capsys.readouterr().err
+    assert not out2.exists()

@@ -39,9 +39,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from negsamp.errors import InputError
     from negsamp.evaluator import evaluate_method, evaluate_predictions
     from negsamp.report import summary_lines, write_report
 
+    if args.throughput and not args.method:
+        raise InputError("--throughput needs --method: negsamp can only time a method it runs")
     if args.method:
         report = evaluate_method(args.dataset, args.method, args.out, config=args.config, model=args.model,
                                  allow_model_mismatch=args.allow_model_mismatch,
@@ -50,10 +53,6 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_predictions(args.dataset, args.predictions, config=args.config, model=args.model,
                                       allow_model_mismatch=args.allow_model_mismatch)
     if args.throughput:
-        if not args.method:
-            from negsamp.errors import InputError
-
-            raise InputError("--throughput needs --method: negsamp can only time a method it runs")
         from negsamp.throughput import measure_for_report
 
         report = report.model_copy(update={"throughput": measure_for_report(report, progress=not args.no_progress)})
