@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from negsamp import __version__
 from negsamp.errors import InputError
 from negsamp.mining import MiningRule
-from negsamp.records import Prediction, Sample
+from negsamp.records import Prediction, Sample, SampleFields
 
 if TYPE_CHECKING:  # heavy imports stay inside the functions that need them
     import datasets
@@ -133,43 +133,14 @@ class MethodOutcome(Outcome):
         return super().from_prediction(prediction, score, negative=negative)  # type: ignore[return-value]
 
 
-class DatasetRow(BaseModel):
-    """One sample of the dataset: the sample, the baseline's outcome and every compared method's.
+class DatasetRow(SampleFields):
+    """One sample of the dataset: the sample's fields (`SampleFields`), the baseline's
+    outcome and every compared method's.
 
     Version `ROW_VERSION`, recorded in the manifest and in each parquet file's metadata
     (not as a column). `ROW_SCHEMA` is its exact parquet schema.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    sample_id: str
-    """Stable, content-derived sample id."""
-    task: str
-    """Task name (LongBench dataset name or synthetic task)."""
-    category: str
-    """Task category as the paper groups them (QA, Summarization, Few-shot, Synthetic, Code)."""
-    source: str
-    """Where the sample came from, e.g. `synthetic:seed=0` or `longbench:hub`."""
-    source_index: int
-    """Position of the sample in its source."""
-    context: str
-    """The long context."""
-    input: str
-    """The question or instruction about the context."""
-    answers: list[str]
-    """Ground-truth answers; the score is the max over them."""
-    all_classes: list[str] | None = None
-    """Label set for classification tasks, else null."""
-    length: int
-    """Context length: LongBench's word count, or tokens for synthetic samples."""
-    prompt: str
-    """The exact text given to the model's tokenizer."""
-    question_start: int
-    """Character offset in `prompt` where the part after the context begins."""
-    max_new_tokens: int
-    """Generation budget."""
-    chat_template: bool
-    """Whether `prompt` was built with the model's chat template."""
     threshold: Finite
     """The task's baseline threshold THR (median or mean of its baseline scores)."""
     baseline: Outcome

@@ -348,9 +348,9 @@ class Evaluation:
         return [(split, row) for split in ("negative", "control") for row in self.rows[split]]
 
     def samples(self):
-        from negsamp.records import Sample
+        from negsamp.records import Sample, SampleFields
 
-        fields = set(Sample.model_fields) - {"version"}
+        fields = set(SampleFields.model_fields)
         return [Sample(**{k: getattr(row, k) for k in fields}) for _, row in self.all_rows()]
 
     def score(self, predictions: dict[str, tuple[str, int | None, int | None]]) -> list[SampleResult]:

@@ -23,13 +23,11 @@ def content_id(*parts: object, length: int = 16) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 
-class Sample(BaseModel):
-    """One task instance, with the exact prompt text given to the model."""
+class SampleFields(BaseModel):
+    """The fields of a task instance, shared by `Sample` and the dataset's rows."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    version: Literal[1] = SAMPLE_VERSION
-    """Schema version of this record."""
     sample_id: str
     """Stable, content-derived id: the same task, source and content give the same id."""
     task: str
@@ -37,7 +35,7 @@ class Sample(BaseModel):
     category: str
     """Task category as the paper groups them (QA, Summarization, Few-shot, Synthetic, Code)."""
     source: str
-    """Where the sample came from, e.g. `synthetic:seed=0` or `longbench:local:/path/file.jsonl`."""
+    """Where the sample came from, e.g. `synthetic:passkey:seed=0,...` or `longbench:local:/path/file.jsonl`."""
     source_index: int
     """Position of the sample in its source."""
     context: str
@@ -49,7 +47,7 @@ class Sample(BaseModel):
     all_classes: list[str] | None = None
     """Label set for classification tasks (trec, lsht), else None."""
     length: int
-    """Context length: LongBench's word count for LongBench, tokens for synthetic samples."""
+    """Context length: LongBench's word count for LongBench, prompt tokens for synthetic samples."""
     prompt: str
     """The exact text fed to the tokenizer (chat template already applied when the task uses it)."""
     question_start: int
@@ -60,6 +58,13 @@ class Sample(BaseModel):
     """Generation budget for this sample."""
     chat_template: bool
     """Whether `prompt` was built with the model's chat template."""
+
+
+class Sample(SampleFields):
+    """One task instance, with the exact prompt text given to the model."""
+
+    version: Literal[1] = SAMPLE_VERSION
+    """Schema version of this record."""
 
 
 class Prediction(BaseModel):
