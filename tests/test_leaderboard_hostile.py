@@ -15,7 +15,6 @@ from collections.abc import Callable
 import pytest
 from test_leaderboard import make_board, predictions_for, submission_for, write_rebuilt
 
-from negsamp import leaderboard as lb
 from negsamp.dataset import verify_dataset
 from negsamp.leaderboard import (
     Registry,
@@ -24,6 +23,7 @@ from negsamp.leaderboard import (
     parse_submission,
     validate_submission,
 )
+from negsamp.leaderboard import submissions as lb_submissions
 
 MARKER = "xss-marker"
 PAYLOAD = f'<script>alert("{MARKER}")</script><img src=x onerror=alert(1)>'
@@ -207,7 +207,7 @@ def test_corpus_case_is_rejected_with_its_reason(world, case_id, mutate, field, 
 
 
 def test_a_file_over_the_size_cap_is_refused_before_reading(world, tmp_path, monkeypatch):
-    monkeypatch.setattr(lb, "MAX_SUBMISSION_BYTES", 1000)
+    monkeypatch.setattr(lb_submissions, "MAX_SUBMISSION_BYTES", 1000)
     path = tmp_path / "big.json"
     path.write_text(json.dumps(world["data"]))
     with pytest.raises(SubmissionRejected, match=r"\(file\): \d+ bytes, over the limit of 1000"):

@@ -18,6 +18,7 @@ from negsamp import models  # noqa: E402
 from negsamp import throughput as tp  # noqa: E402
 from negsamp.cli import main  # noqa: E402
 from negsamp.errors import InputError, UnknownNameError  # noqa: E402
+from negsamp.throughput import for_report, primitives  # noqa: E402
 
 SPECIAL = [0, 1, 2]
 
@@ -34,7 +35,7 @@ class TinyTokenizer:
 @pytest.fixture(autouse=True)
 def small_bandwidth_copy(monkeypatch):
     """A 4 MiB copy is enough to exercise the bandwidth measurement in tests."""
-    monkeypatch.setattr(tp, "BANDWIDTH_BYTES_CPU", 4 * 2**20)
+    monkeypatch.setattr(primitives, "BANDWIDTH_BYTES_CPU", 4 * 2**20)
 
 
 @pytest.fixture
@@ -335,9 +336,9 @@ def test_measure_for_report_needs_a_method_run():
 def test_measure_for_report_uses_the_reports_method_and_lengths(tiny_model, monkeypatch):
     from negsamp.evaluator import EvaluationReport, SampleResult
 
-    monkeypatch.setattr(tp, "REPORT_PROMPT_LEN", 16)
-    monkeypatch.setattr(tp, "REPORT_GEN_LEN", 3)
-    monkeypatch.setattr(tp, "REPORT_REPEATS", 1)
+    monkeypatch.setattr(for_report, "REPORT_PROMPT_LEN", 16)
+    monkeypatch.setattr(for_report, "REPORT_GEN_LEN", 3)
+    monkeypatch.setattr(for_report, "REPORT_REPEATS", 1)
     samples = [SampleResult.model_construct(sample_id="a", output_tokens=8, baseline_output_tokens=4)]
     report = EvaluationReport.model_construct(model="tiny", method="none", source="method", samples=samples)
     got = tp.measure_for_report(report, progress=False)

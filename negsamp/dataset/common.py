@@ -1,0 +1,44 @@
+"""Constants, field types and helpers every submodule of `negsamp.dataset` shares.
+
+File names and versions of the folder layout, the card template's name, the
+parquet row-group size, the citation, the name patterns, and `_first_error`
+(one line about a pydantic validation error, for InputError messages).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, ValidationError
+
+ROW_VERSION = 1
+MANIFEST_VERSION = 1
+SPLITS = ("negative", "control")
+"""The two splits every config has, in the order the card lists them."""
+MANIFEST_NAME = "manifest.json"
+CARD_NAME = "README.md"
+TEMPLATE = "negsamp.md.j2"
+"""Card template, shipped inside the package at `negsamp/dataset_cards/negsamp.md.j2`."""
+ROW_GROUP_SIZE = 128
+"""Rows per parquet row group: small groups keep the Hub's viewer fast on long-context rows."""
+FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
+CITATION = """@inproceedings{gao2025rethinking,
+  title     = {Rethinking Key-Value Cache Compression Techniques for Large Language Model Serving},
+  author    = {Gao, Wei and Zhou, Xinyu and Sun, Peng and Zhang, Tianwei and Wen, Yonggang},
+  booktitle = {Proceedings of Machine Learning and Systems (MLSys)},
+  year      = {2025},
+  url       = {https://arxiv.org/abs/2503.24000}
+}"""
+
+_CONFIG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(value)"
+    return f"field {where!r}: {first['msg']}"

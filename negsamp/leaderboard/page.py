@@ -1,0 +1,142 @@
+"""Rendering `site/index.html`: a static page, offline, every submitted string escaped, CSP-hashed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from typing import Any
+
+from negsamp.leaderboard.page_assets import _CSS, _JS
+from negsamp.leaderboard.render import _count, _pct, _ratio
+
+_COLUMNS = [
+    # key, label, kind ("num" or "text"), title
+    ("rank", "#", "num", "Rank by negatives recovered within the release"),
+    ("name", "Method", "text", "Display name; links to the paper or code"),
+    ("method", "Spec", "text", "Method spec as submitted"),
+    ("model", "Model", "text", "Model the predictions came from"),
+    ("release", "Dataset", "text", "Release (name and version) the method was scored on"),
+    ("recovery_rate", "Negatives recovered", "num", "Negatives with b·(1−t) < o, recomputed"),
+    ("control_retention", "Control retention", "num", "Control samples still good, recomputed"),
+    ("kv_kept", "KV kept", "num", "KV bytes after prefill / baseline's (submitter's measurement)"),
+    ("output_length_ratio", "Output length ratio", "num", "Output tokens / baseline's (submitted tokens)"),
+    ("throughput_ratio", "Throughput ratio", "num", "Method / baseline throughput (submitter's measurement)"),
+    ("submitted", "Date", "text", "Date of submission"),
+]
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _script_json(data: Any) -> str:
+    """JSON safe inside a <script> element: no `<`, `>` or `&` left to end or confuse it."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _csp_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def _cell(key: str, entry: dict[str, Any]) -> str:
+    value = entry.get(key)
+    if key == "name":
+        name = _e(entry["name"])
+        if entry.get("paper_url"):
+            name = f'<a href="{_e(entry["paper_url"])}" rel="noopener noreferrer nofollow">{name}</a>'
+        source = "" if entry["source"] == "method" else '<div class="sub">predictions made elsewhere</div>'
+        return f'<td class="name">{name}{source}</td>'
+    if key == "recovery_rate":
+        return (f'<td class="num">{_pct(value)}<div class="sub">{entry["recovered"]}/{entry["negatives"]}'
+                "</div></td>")
+    if key == "control_retention":
+        return (f'<td class="num">{_pct(value)}<div class="sub">{entry["control_retained"]}/{entry["control"]}'
+                "</div></td>")
+    if key == "kv_kept":
+        return f'<td class="num">{_pct(value)}</td>'
+    if key in ("output_length_ratio", "throughput_ratio"):
+        return f'<td class="num">{_ratio(value)}</td>'
+    if key == "rank":
+        return f'<td class="num">{int(value)}</td>'
+    css = {"method": "spec", "model": "model", "release": "release", "submitted": "date"}.get(key, "")
+    return f'<td class="{css}">{_e(value)}</td>' if css else f"<td>{_e(value)}</td>"
+
+
+def _task_table(entry: dict[str, Any]) -> str:
+    head = ("<tr><th>Task</th><th>Negatives recovered</th><th>Control retention</th><th>Relative score</th>"
+            "<th>KV kept</th><th>Output length ratio</th></tr>")
+    rows = []
+    for g in entry["by_task"]:
+        rows.append(
+            f"<tr><td>{_e(g['group'])}</td><td>{_count(g['recovered'], g['negatives'], g['recovery_rate'])}</td>"
+            f"<td>{_count(g['control_retained'], g['control'], g['control_retention'])}</td>"
+            f"<td>{_ratio(g['relative_score'])}</td><td>{_pct(g['kv_kept'])}</td>"
+            f"<td>{_ratio(g['output_length_ratio'])}</td></tr>"
+        )
+    return f'<table class="tasks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """`site/index.html` from `table_data(...)`: static, offline, no external resource, all text escaped."""
+    entries = data["entries"]
+    heads = []
+    for key, label, kind, title in _COLUMNS:
+        heads.append(f'<th scope="col" class="{kind}" data-key="{key}" aria-sort="none" title="{_e(title)}">'
+                     f'<button type="button" class="sort">{_e(label)}</button></th>')
+    heads.append('<th scope="col">Breakdown</th>')
+    span = len(_COLUMNS) + 1
+    rows = []
+    for i, entry in enumerate(entries):
+        cells = "".join(_cell(key, entry) for key, *_ in _COLUMNS)
+        toggle = (f'<td><button type="button" class="toggle" data-i="{i}" aria-expanded="false" '
+                  f'aria-controls="detail-{i}">Per task</button></td>')
+        rows.append(f'<tr id="row-{i}" class="entry" data-id="{_e(entry["id"])}">{cells}{toggle}</tr>')
+        rows.append(f'<tr id="detail-{i}" class="detail" hidden><td colspan="{span}">{_task_table(entry)}'
+                    "</td></tr>")
+    releases = "; ".join(
+        f'{_e(r["label"])} (config {_e(r["config"])}, model {_e(r["model"])}, hash {_e(r["content_hash"][:12])})'
+        for r in data["releases"]
+    ) or "none registered"
+    empty = "" if entries else '<p class="empty">No accepted submission yet.</p>'
+    css, js = _CSS, _JS
+    csp = (f"default-src 'none'; script-src '{_csp_hash(js)}'; style-src '{_csp_hash(css)}'; "
+           "img-src 'none'; base-uri 'none'; form-action 'none'")
+    return "\n".join([
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        "<title>negsamp leaderboard</title>",
+        f"<style>{css}</style>",
+        "</head>",
+        "<body>",
+        "<h1>negsamp leaderboard</h1>",
+        '<p class="lead">Does a KV-cache compression method fix the samples that known methods break, and at '
+        "what cost? Negatives recovered and control retention are recomputed from each submission's "
+        "predictions with the release's rule (<code>b·(1−t) &lt; o</code>). Click a column to sort; "
+        "<q>Per task</q> opens the breakdown.</p>",
+        '<div class="controls"><label>Filter <input id="filter" type="search" '
+        'placeholder="method, spec, model or dataset" autocomplete="off"></label>'
+        '<span id="count" aria-live="polite"></span></div>',
+        '<div class="scroll"><table class="board" id="board">',
+        f"<thead><tr>{''.join(heads)}</tr></thead>",
+        f'<tbody id="board-body">{"".join(rows)}</tbody>',
+        "</table></div>",
+        empty,
+        f'<p class="notes">Releases: {releases}. KV kept (KV bytes after prefill relative to the baseline\'s) '
+        "and the throughput ratio are the submitters' own measurements and are not re-checked; the output "
+        "length ratio uses the submitted output tokens. Generated by <code>negsamp leaderboard build</code>."
+        "</p>",
+        f'<script type="application/json" id="leaderboard-data">{_script_json(data)}</script>',
+        f"<script>{js}</script>",
+        "</body>",
+        "</html>",
+        "",
+    ])

@@ -1,0 +1,55 @@
+"""The throughput run attached to an evaluation report, and the one number the leaderboard shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from negsamp.errors import InputError
+from negsamp.throughput.lengths import output_lengths
+from negsamp.throughput.measure import measure_throughput
+from negsamp.throughput.render import format_table
+from negsamp.throughput.report import ThroughputReport
+
+# What `measure_for_report` runs: small enough for about a minute on our CPUs.
+REPORT_PROMPT_LEN = 512
+REPORT_GEN_LEN = 32
+REPORT_REPEATS = 3
+REPORT_WARMUP = 1
+
+
+def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | None = True) -> dict:
+    """A throughput run for an evaluation report's model and method, with its own output lengths.
+
+    Modest sizes (prompt 512, 32 generated tokens, batch sizes 1 and 4 — 1 only for
+    methods that do not batch — 3 repeats after 1 warm-up) so it takes about a
+    minute for the bundled model on CPU. Returns the `ThroughputReport` as a JSON
+    dict plus `table` (the text table) and `ratio` for `EvaluationReport.throughput`.
+
+    `ratio` is the one number the leaderboard shows: the end-to-end speed-up at
+    batch size 1 (per-request time with each side's measured output lengths,
+    baseline / method), or the decode tok/s ratio when no lengths are known.
+    """
+    from negsamp.methods import parse_method
+
+    if getattr(report, "source", None) != "method":
+        raise InputError("a throughput run needs a method negsamp ran (not scored --predictions)")
+    method = parse_method(report.method)
+    sizes = [1, 4] if method.supports_batching else [1]
+    result = measure_throughput(
+        report.model, method, batch_sizes=sizes, prompt_len=REPORT_PROMPT_LEN, gen_len=REPORT_GEN_LEN,
+        repeats=REPORT_REPEATS, warmup=REPORT_WARMUP,
+        lengths_report=output_lengths(report, "this evaluation report"), progress=progress,
+    )
+    return {**result.model_dump(mode="json"), "table": format_table(result), "ratio": headline_ratio(result)}
+
+
+def headline_ratio(result: ThroughputReport) -> float | None:
+    """End-to-end speed-up at the smallest batch size, else its decode tok/s ratio."""
+    measured = [b for b in result.results if b.ratios is not None]
+    if not measured:
+        return None
+    first = min(measured, key=lambda b: b.batch_size)
+    if first.end_to_end is not None and first.end_to_end.end_to_end_speedup is not None:
+        return first.end_to_end.end_to_end_speedup
+    return first.ratios.decode_tok_s

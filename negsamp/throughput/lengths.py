@@ -1,0 +1,49 @@
+"""Output lengths of each side, from an evaluation report, for the end-to-end figures."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from negsamp.errors import InputError
+from negsamp.throughput.report import OutputLengths
+
+
+def output_lengths(report: Any, source: str) -> OutputLengths:
+    """Mean output tokens of each side from an `EvaluationReport` (or its JSON dict)."""
+    from negsamp.evaluator import EvaluationReport
+
+    if not isinstance(report, EvaluationReport):
+        report = EvaluationReport.model_validate(report)
+    pairs = [(s.baseline_output_tokens, s.output_tokens) for s in report.samples if s.output_tokens is not None]
+    if not pairs:
+        raise InputError(f"{source}: the evaluation report has no method output lengths "
+                         "(predictions scored without output_tokens); cannot compute end-to-end times")
+    return OutputLengths(
+        source=source, model=report.model, method=report.method, samples=len(pairs),
+        baseline_output_tokens_mean=statistics.fmean(b for b, _ in pairs),
+        method_output_tokens_mean=statistics.fmean(m for _, m in pairs),
+    )
+
+
+def read_lengths(path: str | Path) -> OutputLengths:
+    """Output lengths from an evaluation `report.json`; InputError naming the file if unusable."""
+    from pydantic import ValidationError
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    if not path.is_file():
+        raise InputError(f"{path}: evaluation report not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a JSON evaluation report ({err})") from err
+    try:
+        return output_lengths(data, str(path))
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(report)"
+        raise InputError(f"{path}: not an evaluation report: field {field!r}: {first['msg']}") from err

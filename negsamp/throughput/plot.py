@@ -1,0 +1,81 @@
+"""throughput.png: tok/s against batch size, baseline vs method, and the end-to-end request times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from negsamp.throughput.report import ThroughputReport
+
+
+def plot_throughput(report: ThroughputReport, path: str | Path) -> Path:
+    """Decode and prefill tok/s against batch size, baseline vs method (min-max bars, rooflines dotted)."""
+    import os
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    path = Path(path)
+    panels = [("decode_tok_s", "decode tokens/s"), ("prefill_tok_s", "prefill tokens/s")]
+    has_e2e = any(r.end_to_end for r in report.results)
+    fig, axes = plt.subplots(1, len(panels) + has_e2e, figsize=(5.2 * (len(panels) + has_e2e), 4.2))
+    styles = {"baseline": {"color": "tab:blue", "marker": "o"}, "method": {"color": "tab:red", "marker": "s"}}
+    labels = {"baseline": f"baseline ({report.baseline})", "method": report.method}
+    for ax, (field, title) in zip(axes, panels):
+        for side in ("baseline", "method"):
+            pts = [(r.batch_size, getattr(r, side)) for r in report.results if getattr(r, side) is not None]
+            if not pts:
+                continue
+            shift = 0.97 if side == "baseline" else 1.03  # side by side where both were measured
+            xs = [x * shift for x, _ in pts]
+            stats = [getattr(f, field) for _, f in pts]
+            meds = [s.median for s in stats]
+            yerr = [[m - s.min for m, s in zip(meds, stats)], [s.max - m for m, s in zip(meds, stats)]]
+            ax.errorbar(xs, meds, yerr=yerr, capsize=3, label=labels[side], **styles[side])
+            if field == "decode_tok_s":
+                ax.plot(xs, [f.roofline_decode_tok_s for _, f in pts], linestyle=":", marker="_",
+                        markersize=14, color=styles[side]["color"], label=f"{side} roofline")
+        ax.set_title(title)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("tokens/s")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(report.batch_sizes, [str(b) for b in report.batch_sizes])
+        ax.grid(alpha=0.3)
+        if field == "decode_tok_s" and any(r.method for r in report.results):
+            ax.set_yscale("log")  # rooflines sit far above CPU figures
+            plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+            ax.yaxis.set_major_formatter(plain)
+            low, high = ax.get_ylim()
+            ax.yaxis.set_minor_formatter(plain if high < 30 * low else NullFormatter())
+        ax.legend(fontsize=7)
+    if has_e2e:
+        ax = axes[-1]
+        pts = [r for r in report.results if r.end_to_end]
+        xs = [r.batch_size for r in pts]
+        ax.plot(xs, [1000 * r.end_to_end.baseline_request_s for r in pts], label=labels["baseline"],
+                **styles["baseline"])
+        ax.plot(xs, [1000 * r.end_to_end.method_request_s for r in pts], label=labels["method"],
+                **styles["method"])
+        ax.set_title("end to end: TTFT + (L-1) x TPOT")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("ms per request")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(b) for b in xs])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{report.model}: {report.device}, prompt {report.prompt_len}, gen {report.gen_len}",
+                 fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
