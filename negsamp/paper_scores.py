@@ -30,32 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from negsamp.errors import InputError
-
-# The 21 LongBench v1 tasks. Kept here (not taken from the task registry) so the
-# reader stays pure data code.
-LONGBENCH_TASKS: tuple[str, ...] = (
-    "narrativeqa",
-    "qasper",
-    "multifieldqa_en",
-    "multifieldqa_zh",
-    "hotpotqa",
-    "2wikimqa",
-    "musique",
-    "dureader",
-    "gov_report",
-    "qmsum",
-    "multi_news",
-    "vcsum",
-    "trec",
-    "triviaqa",
-    "samsum",
-    "lsht",
-    "passage_count",
-    "passage_retrieval_en",
-    "passage_retrieval_zh",
-    "lcc",
-    "repobench-p",
-)
+from negsamp.tasks.registry import LONGBENCH_TASKS  # pure data: no model code
 
 SUFFIX = "_eval.json"
 PAPER_MODEL = "Meta-Llama-3-8B-instruct"
