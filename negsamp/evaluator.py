@@ -357,7 +357,6 @@ class Evaluation:
         """predictions: sample_id -> (text, output_tokens, kv_bytes_prefill)."""
         from negsamp.metrics import score
 
-        one_minus_t = 1.0 - self.rule.t
         results = []
         for split, row in self.all_rows():
             text, tokens, kv = predictions[row.sample_id]
@@ -365,7 +364,7 @@ class Evaluation:
             b = float(row.baseline.score)
             results.append(SampleResult(
                 sample_id=row.sample_id, split=split, task=row.task, category=row.category,
-                baseline_score=b, score=o, good=bool(b * one_minus_t < o), prediction=text,
+                baseline_score=b, score=o, good=not self.rule.is_negative(b, o), prediction=text,
                 output_tokens=tokens, baseline_output_tokens=row.baseline.output_tokens,
                 kv_bytes_prefill=kv, baseline_kv_bytes_prefill=row.baseline.kv_bytes_prefill,
             ))

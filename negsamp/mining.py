@@ -78,6 +78,15 @@ class MiningRule(BaseModel):
     `b = 0 >= THR = 0` and `not (0 < o)` holds whenever the method scores 0 too.
     """
 
+    def is_good(self, b: float, threshold: float) -> bool:
+        """One sample's "baseline good": `b >= THR`, and `b >= min_baseline` when set."""
+        return b >= threshold and (self.min_baseline is None or b >= self.min_baseline)
+
+    def is_negative(self, b: float, o: float) -> bool:
+        """One sample's drop test for one method: `not (b * (1 - t) < o)` in float64, in exactly
+        that form (the scalar twin of `_negative_per_method`; goodness is checked separately)."""
+        return not (float(b) * (1.0 - self.t) < float(o))
+
 
 @dataclass(frozen=True)
 class MiningResult:

@@ -50,11 +50,10 @@ def _check_rows(split: str, rows: list[DatasetRow], ctx: CardContext) -> None:
         if names != ctx.methods:
             raise InputError(f"{where}: methods {names}, expected {ctx.methods} (recipe order)")
         b = row.baseline.score
-        good = b >= row.threshold and (rule.min_baseline is None or b >= rule.min_baseline)
-        if not good:
+        if not rule.is_good(b, row.threshold):
             raise InputError(f"{where}: baseline score {b!r} is not baseline-good (THR {row.threshold!r})")
         for m in row.methods:
-            expected = not (b * (1.0 - rule.t) < m.score)
+            expected = rule.is_negative(b, m.score)
             if m.negative != expected:
                 raise InputError(
                     f"{where}: method {m.method!r} negative={m.negative}, but the rule "
