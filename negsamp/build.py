@@ -128,11 +128,11 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     control_ids = draw_control(untouched, recipe.control.per_task, recipe.control.seed)
     control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
 
-    counts = summary_counts(samples, flags, methods, control_ids)
+    counts = summary_counts(flags, methods, control_ids)
     from negsamp.mining import mine
 
     notes = list(mine(scores, methods, rule).warnings)
-    context = card_context(recipe, samples, predictions, scores, flags, methods, rule, notes)
+    context = card_context(recipe, predictions, counts, methods, rule, notes)
     figures_dir = out_dir / "figures"
     figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
     dataset_dir = out_dir / "dataset"
@@ -143,7 +143,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts)
 
 
-def summary_counts(samples, flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:
+def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:
+    """Per task: samples, baseline accuracy, THR, baseline good, negatives per method and combined, control."""
     per_method = [pl.col(f"neg:{m}").sum().alias(m) for m in methods]
     return (
         flags.with_columns(pl.col("sample_id").is_in(sorted(control_ids)).alias("control"))
@@ -161,22 +162,23 @@ def summary_counts(samples, flags: pl.DataFrame, methods: list[str], control_ids
     )
 
 
-def card_context(recipe: Recipe, samples, predictions, scores, flags, methods, rule, notes=()):
+def card_context(recipe: Recipe, predictions, counts: pl.DataFrame, methods, rule, notes=()):
+    """The card's context: per-task figures from `summary_counts`, output lengths from the predictions."""
     from negsamp import dataset as ds
     from negsamp.tasks import get_task
 
-    tasks = []
-    for task, group in flags.group_by("task", maintain_order=True):
-        name = task[0]
-        tasks.append(ds.TaskSummary(
-            task=name,
-            category=get_task(name).category,
-            samples=group.height,
-            baseline_accuracy=float(group["baseline_score"].mean()),
-            threshold=float(group["threshold"][0]),
-            baseline_good=int(group["good"].sum()),
-            negatives_by_method={m: int(group[f"neg:{m}"].sum()) for m in methods},
-        ))
+    tasks = [
+        ds.TaskSummary(
+            task=row["task"],
+            category=get_task(row["task"]).category,
+            samples=row["samples"],
+            baseline_accuracy=row["baseline_accuracy"],
+            threshold=row["threshold"],
+            baseline_good=row["baseline_good"],
+            negatives_by_method={m: row[m] for m in methods},
+        )
+        for row in counts.iter_rows(named=True)
+    ]
     lengths = []
     for method in [BASELINE, *methods]:
         tokens = [p.output_tokens for p in predictions[method]]
@@ -192,7 +194,7 @@ def card_context(recipe: Recipe, samples, predictions, scores, flags, methods, r
         generation={"backend": "transformers", "decoding": "greedy", "batch_size": recipe.batch_size,
                     "max_length": recipe.max_length, "dtype": "float32"},
         sample_pool="; ".join(recipe.tasks),
-        tasks=sorted(tasks, key=lambda t: t.task),
+        tasks=tasks,
         output_lengths=lengths,
         summary=recipe.description or None,
         notes=list(notes),
