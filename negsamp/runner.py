@@ -80,7 +80,8 @@ def run_method(
     """
     check_unique(samples)
     run = store.run(model_name, method.spec)
-    pending = run.pending(samples)
+    stored = {p.sample_id: p for p in run.predictions()}
+    pending_ids = {s.sample_id for s in samples} - stored.keys()
     manifest = run.manifest()
     requested_hash = sample_set_hash(samples)
     if manifest is None or manifest.get("sample_set_hash") != requested_hash:
@@ -91,16 +92,14 @@ def run_method(
             generation={"decoding": "greedy", "stop": "eos or max_new_tokens", "batch_size": batch_size},
             versions=package_versions(),
         )
-    generated = 0
-    if pending:
+    if pending_ids:
         from tqdm.auto import tqdm
 
         from negsamp.backends.hf import generate
 
         model, tokenizer = (pool or ModelPool(model_name)).get(method.attn_implementation)
-        bar = tqdm(total=len(samples), initial=len(samples) - len(pending), disable=not progress,
+        bar = tqdm(total=len(samples), initial=len(samples) - len(pending_ids), disable=not progress,
                    desc=method.spec, unit="sample")
-        pending_ids = {s.sample_id for s in pending}
         try:
             # Batches are fixed chunks of the full sample list, not of what is left:
             # a resumed run re-generates an interrupted batch with the same companions
@@ -114,9 +113,8 @@ def run_method(
                                      batch_size=batch_size))
                 missing = [p for p in rows if p.sample_id in pending_ids]
                 run.append(missing)
-                generated += len(missing)
+                stored.update((p.sample_id, p) for p in missing)
                 bar.update(len(missing))
         finally:
             bar.close()
-    by_id = {p.sample_id: p for p in run.predictions()}
-    return RunResult(run=run, generated=generated, predictions=[by_id[s.sample_id] for s in samples])
+    return RunResult(run=run, generated=len(pending_ids), predictions=[stored[s.sample_id] for s in samples])

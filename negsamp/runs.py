@@ -20,7 +20,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,10 +135,6 @@ class Run:
 
     def done_ids(self) -> set[str]:
         return {p.sample_id for p in self.predictions()}
-
-    def pending(self, samples: Sequence[Sample]) -> list[Sample]:
-        done = self.done_ids()
-        return [s for s in samples if s.sample_id not in done]
 
     def append(self, predictions: Iterable[Prediction]) -> None:
         """Append rows and make them durable before returning."""
