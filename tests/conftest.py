@@ -59,6 +59,28 @@ def build_tiny_tokenizer():
     return fast
 
 
+def build_byte_tokenizer(chat: bool = True):
+    """One token per UTF-8 byte (no merges): decoding gives back exact text, lengths are byte counts."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<s>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
+    for char in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[char] = len(vocab)
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="<|im_end|>",
+                                        additional_special_tokens=["<|im_start|>", "<|im_end|>"])
+    if chat:
+        tokenizer.chat_template = (
+            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        )
+    return tokenizer
+
+
 def build_tiny_model(tokenizer, attn_implementation: str = "sdpa", seed: int = 0):
     """A 2-layer Llama with random weights, large enough init that greedy choices are clear-cut."""
     import torch

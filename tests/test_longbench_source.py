@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import build_byte_tokenizer
 
 from negsamp.errors import InputError, UnknownNameError
 from negsamp.tasks import get_spec, get_task
@@ -32,30 +33,9 @@ SHARED_TASKS = ["gov_report", "multi_news", "qasper", "qmsum", "repobench-p"]
 NO_LIMIT = 10**9
 
 
-def byte_tokenizer(chat: bool = True):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<s>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
-    for char in sorted(pre_tokenizers.ByteLevel.alphabet()):
-        vocab[char] = len(vocab)
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    backend.decoder = decoders.ByteLevel()
-    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="<|im_end|>",
-                                        additional_special_tokens=["<|im_start|>", "<|im_end|>"])
-    if chat:
-        tokenizer.chat_template = (
-            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-        )
-    return tokenizer
-
-
 @pytest.fixture(scope="module")
 def tok():
-    return byte_tokenizer()
+    return build_byte_tokenizer()
 
 
 def rows_of(task: str) -> list[dict]:
@@ -188,7 +168,7 @@ def test_spec_strings_load_and_validate_the_shared_files(tok):
 
 
 def test_tokenizer_without_chat_template_gets_the_plain_prompt(tmp_path):
-    plain_tok = byte_tokenizer(chat=False)
+    plain_tok = build_byte_tokenizer(chat=False)
     file = write_jsonl(tmp_path / "qasper.jsonl", [row()])
     (sample,) = load_longbench("qasper", path=file, tokenizer=plain_tok, max_length=5000)
     assert sample.chat_template is False

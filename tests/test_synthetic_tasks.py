@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import build_byte_tokenizer
 
 from negsamp.errors import InputError, UnknownNameError
 from negsamp.metrics import score
@@ -29,29 +30,9 @@ NEEDLE_FAMILIES = [name for name in FAMILIES if syn.get_family(name).uses_depth]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def byte_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<s>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
-    for char in sorted(pre_tokenizers.ByteLevel.alphabet()):
-        vocab[char] = len(vocab)
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    backend.decoder = decoders.ByteLevel()
-    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="<|im_end|>",
-                                        additional_special_tokens=["<|im_start|>", "<|im_end|>"])
-    tokenizer.chat_template = (
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
-    return tokenizer
-
-
 @pytest.fixture(scope="module")
 def tok():
-    return byte_tokenizer()
+    return build_byte_tokenizer()
 
 
 def dump(samples: list[Sample]) -> bytes:
