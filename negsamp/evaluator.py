@@ -323,11 +323,11 @@ class Evaluation:
     """What `evaluate` needs to know, checked before anything runs or is written."""
 
     def __init__(self, dataset: str | Path, *, config: str | None = None) -> None:
-        from negsamp.dataset import read_rows, verify_dataset
+        from negsamp.dataset import verified_rows
 
         self.location = str(dataset)
         self.path = resolve_dataset(dataset)
-        self.manifest = verify_dataset(self.path, config=config)
+        self.manifest, rows = verified_rows(self.path, config=config)
         if config is None:
             names = self.manifest.config_names()
             if len(names) != 1:
@@ -335,7 +335,7 @@ class Evaluation:
             config = names[0]
         self.config = config
         self.entry = self.manifest.configs[config]
-        self.rows = {split: read_rows(self.path, config, split) for split in ("negative", "control")}
+        self.rows = {split: rows[config][split] for split in ("negative", "control")}
         self.rule = self.entry.rule
 
     @property

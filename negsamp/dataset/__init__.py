@@ -36,7 +36,7 @@ below is importable from `negsamp.dataset` itself; the submodules are:
   `read_card_header`.
 - `card`: `render_card` (template `negsamp/dataset_cards/negsamp.md.j2`).
 - `read`: `read_rows`, `load_rows` (polars), `load` (`datasets`).
-- `verify`: `verify_dataset`.
+- `verify`: `verify_dataset`, `verified_rows`.
 - `write`: `write_dataset`, `rerender_card`.
 """
 
@@ -70,7 +70,7 @@ from negsamp.dataset.rows import (
     canonical_row,
     split_hash,
 )
-from negsamp.dataset.verify import verify_dataset
+from negsamp.dataset.verify import verified_rows, verify_dataset
 from negsamp.dataset.write import rerender_card, write_dataset
 
 __all__ = [
@@ -113,6 +113,7 @@ __all__ = [
     "rerender_card",
     "rows_table",
     "split_hash",
+    "verified_rows",
     "verify_dataset",
     "write_dataset",
 ]

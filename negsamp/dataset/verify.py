@@ -98,3 +98,14 @@ def verify_dataset(directory: str | os.PathLike, *, config: str | None = None) -
     InputError naming the file at fault.
     """
     return _verify(Path(directory), config).manifest
+
+
+def verified_rows(
+    directory: str | os.PathLike, *, config: str | None = None
+) -> tuple[Manifest, dict[str, dict[str, list[DatasetRow]]]]:
+    """`verify_dataset`, also returning the rows it read and checked: {config: {split: rows}}.
+
+    For readers that need the rows anyway, so the parquet files are read once, not twice.
+    """
+    checked = _verify(Path(directory), config)
+    return checked.manifest, checked.rows
