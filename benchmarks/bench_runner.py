@@ -14,43 +14,20 @@ so a noisy neighbour on the machine does not favour either.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 
-FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+LENGTHS = (120, 160, 200, 240)
 
 
-def make_samples(n: int, seed: int, max_new_tokens: int):
-    from negsamp.records import Sample, content_id
+def make_samples(tokenizer, n: int, seed: int, max_new_tokens: int):
+    """`n` pass-key samples from the synthetic family, prompts of several lengths (so batches pad)."""
+    from negsamp.tasks.synthetic import make_samples as synthetic_samples
 
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        key = str(rng.randint(10000, 99999))
-        parts = [FILLER] * rng.randint(3, 8)
-        parts.insert(rng.randint(0, len(parts)), f"The pass key is {key}. Remember it. ")
-        context = "Find the pass key hidden in the text below.\n\n" + "".join(parts)
-        question = "\n\nWhat is the pass key? The pass key is"
-        prompt = context + question
-        out.append(
-            Sample(
-                sample_id=content_id("bench", seed, i, prompt),
-                task="passkey",
-                category="Synthetic",
-                source=f"bench:seed={seed}",
-                source_index=i,
-                context=context,
-                input=question.strip(),
-                answers=[key],
-                length=len(context.split()),
-                prompt=prompt,
-                question_start=len(context),
-                max_new_tokens=max_new_tokens,
-                chat_template=False,
-            )
-        )
-    return out
+    per_length = -(-n // len(LENGTHS))
+    samples = synthetic_samples("passkey", tokenizer=tokenizer, lengths=list(LENGTHS), count=per_length, seed=seed)
+    # A longer budget than the task's own, so decoding (where batching pays) dominates.
+    return [s.model_copy(update={"max_new_tokens": max_new_tokens}) for s in samples[:n]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from negsamp.models import load_model
 
     model, tokenizer = load_model(args.model)
-    samples = make_samples(args.samples, args.seed, args.max_new_tokens)
+    samples = make_samples(tokenizer, args.samples, args.seed, args.max_new_tokens)
     encoded = [encode(tokenizer, s)[0] for s in samples]
     lengths = [len(ids) for ids in encoded]
     print(
