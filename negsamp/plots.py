@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
+
+from negsamp.atomic import save_figure
 
 # Colours and markers of the paper's Figure 5 where it names the method.
 _STYLE: dict[str, dict[str, object]] = {
@@ -112,27 +112,7 @@ def plot_sweep(
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
 
-    return _save(fig, path)
-
-
-def _save(fig, path: str | Path) -> Path:
-    """Write `fig` as PNG atomically (temporary file next to `path`, then rename) and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=130, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=130)
 
 
 # The thresholds of the paper's Figure 5, as fractions.
@@ -212,4 +192,4 @@ def _plot_task_bars(counts: pl.DataFrame, columns: Sequence[str], path: Path) ->
     # Below the axes: long method specs would cover the bars inside them.
     ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15 if len(tasks) <= 4 else -0.3))
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=130)

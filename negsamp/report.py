@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from negsamp.atomic import atomic_write_text, save_figure
 from negsamp.evaluator import EvaluationReport, GroupFigures
-from negsamp.runs import atomic_write_text
 
 
 def _pct(value: float | None) -> str:
@@ -93,13 +91,6 @@ def markdown(report: EvaluationReport, figures: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def _save(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
-
-
 def draw_figures(report: EvaluationReport, out_dir: Path) -> dict[str, str]:
     import matplotlib
 
@@ -118,8 +109,7 @@ def draw_figures(report: EvaluationReport, out_dir: Path) -> dict[str, str]:
     ax.set_ylabel("negatives recovered (%)")
     ax.set_title(f"Recovery per task: {report.method}", fontsize=10)
     ax.tick_params(axis="x", rotation=30)
-    _save(fig, out_dir / "recovery_per_task.png")
-    plt.close(fig)
+    save_figure(fig, out_dir / "recovery_per_task.png")
     figures["Negatives recovered per task"] = "figures/recovery_per_task.png"
 
     deltas = [s.output_tokens - s.baseline_output_tokens for s in report.samples if s.output_tokens is not None]
@@ -132,8 +122,7 @@ def draw_figures(report: EvaluationReport, out_dir: Path) -> dict[str, str]:
         ax.set_xlabel("output tokens: method - baseline (per sample)")
         ax.set_ylabel("samples")
         ax.set_title("Output-length shift", fontsize=10)
-        _save(fig, out_dir / "length_shift.png")
-        plt.close(fig)
+        save_figure(fig, out_dir / "length_shift.png")
         figures["Output-length shift vs baseline"] = "figures/length_shift.png"
 
     kept = [(s.kv_bytes_prefill / s.baseline_kv_bytes_prefill, s.score, s.split) for s in report.samples
@@ -151,8 +140,7 @@ def draw_figures(report: EvaluationReport, out_dir: Path) -> dict[str, str]:
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=8)
         ax.set_title("Score vs KV kept", fontsize=10)
-        _save(fig, out_dir / "score_vs_kv.png")
-        plt.close(fig)
+        save_figure(fig, out_dir / "score_vs_kv.png")
         figures["Score vs KV kept"] = "figures/score_vs_kv.png"
     return figures
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from negsamp.atomic import atomic_write_text
 from negsamp.errors import InputError
 from negsamp.records import Prediction
-from negsamp.runs import RunStore, atomic_write_text, run_key
+from negsamp.runs import RunStore, run_key
 
 
 def prediction(sample_id: str, method: str = "none", model: str = "m") -> Prediction:

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         report = report.model_copy(update={"throughput": measure_for_report(report, progress=not args.no_progress)})
     path = write_report(report, args.out)
     if args.submission:
-        from negsamp.runs import atomic_write_text
+        from negsamp.atomic import atomic_write_text
         from negsamp.submission import make_submission
 
         submission = make_submission(report, name=args.name, paper_url=args.paper_url)

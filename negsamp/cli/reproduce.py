@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import polars as pl
 
-from negsamp.cli.mine import atomic_write
+from negsamp.atomic import atomic_write
 
 RULES = {"median_rule": "median", "mean_rule": "mean"}
 

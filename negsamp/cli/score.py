@@ -9,9 +9,7 @@ method, ...) are carried into the output unchanged.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from negsamp.errors import InputError, NegsampError, UnknownNameError
@@ -101,21 +99,13 @@ def _describe(value) -> str:
 
 
 def write_parquet_atomic(df, output: Path) -> None:
-    """Write `df` to a temporary file beside `output`, then rename it into place."""
+    """Write `df` to `output` atomically; a filesystem error names the output file."""
+    from negsamp.atomic import atomic_write
+
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        atomic_write(output, df.write_parquet)
     except OSError as err:
         raise InputError(f"{output}: cannot write: {err.strerror or err}") from None
-    os.close(fd)
-    try:
-        df.write_parquet(tmp_name)
-        os.replace(tmp_name, output)
-    except OSError as err:
-        raise InputError(f"{output}: cannot write: {err.strerror or err}") from None
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
 
 
 def build_scores(records: list[dict], path: Path):

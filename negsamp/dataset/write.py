@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from negsamp import __version__
+from negsamp.atomic import atomic_write_bytes
 from negsamp.dataset.card import render_card
 from negsamp.dataset.checks import _as_rows, _check_name, _check_rows, check_config_name
 from negsamp.dataset.common import CARD_NAME, FIGURE_SUFFIXES, MANIFEST_NAME, SPLITS, _first_error
@@ -23,25 +23,6 @@ from negsamp.dataset.read import _split_path
 from negsamp.dataset.rows import DatasetRow, _combine, split_hash
 from negsamp.dataset.verify import _Checked, _verify
 from negsamp.errors import InputError
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a whole file via a temp file + os.replace (readers see old or new, never half).
-
-    The file is made world-readable (0644): mkstemp's 0600 would hide a shared dataset folder.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _slug(text: str) -> str:
@@ -124,7 +105,7 @@ def write_dataset(
         rel = f"data/{config}/{split}.parquet"
         rows = sorted(split_rows[split], key=lambda r: r.key)
         split_rows[split] = rows
-        _atomic_write_bytes(out / rel, parquet_bytes(rows))
+        atomic_write_bytes(out / rel, parquet_bytes(rows))
         splits[split] = SplitInfo(
             path=rel,
             rows=len(rows),
@@ -143,7 +124,7 @@ def write_dataset(
             n += 1
             filename = f"{stem}-{n}{source.suffix.lower()}"
         used.add(filename)
-        _atomic_write_bytes(figure_dir / filename, source.read_bytes())
+        atomic_write_bytes(figure_dir / filename, source.read_bytes())
         figure_entries.append(Figure(caption=caption, path=f"figures/{config}/{filename}"))
     if figure_dir.is_dir():
         for stale in figure_dir.iterdir():
@@ -173,8 +154,8 @@ def write_dataset(
     )
     all_rows = dict(existing.rows) if existing else {}
     all_rows[config] = split_rows
-    _atomic_write_bytes(out / CARD_NAME, render_card(manifest, all_rows, template=template).encode("utf-8"))
-    _atomic_write_bytes(out / MANIFEST_NAME, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / CARD_NAME, render_card(manifest, all_rows, template=template).encode("utf-8"))
+    atomic_write_bytes(out / MANIFEST_NAME, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
     return manifest
 
 
@@ -186,6 +167,6 @@ def rerender_card(directory: str | os.PathLike, *, template: str | os.PathLike |
         name: {split: _rows_of(_split_path(directory, manifest, name, split)) for split in SPLITS}
         for name in manifest.config_names()
     }
-    _atomic_write_bytes(directory / CARD_NAME, render_card(manifest, rows, template=template).encode("utf-8"))
+    atomic_write_bytes(directory / CARD_NAME, render_card(manifest, rows, template=template).encode("utf-8"))
     _verify(directory)
     return directory / CARD_NAME

@@ -65,7 +65,7 @@ def build_leaderboard(root: str | Path = "leaderboard", *, write: bool = True) -
     With `write=False` nothing is written; `changed` still lists the files that
     differ from what is on disk (for a "generated files are up to date" check).
     """
-    from negsamp.runs import atomic_write_text
+    from negsamp.atomic import atomic_write_text
 
     root = Path(root)
     registry, entries, rejected = collect(root)

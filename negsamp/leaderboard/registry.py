@@ -79,7 +79,7 @@ class Registry:
         return cls(root, data.releases)
 
     def save(self) -> Path:
-        from negsamp.runs import atomic_write_text
+        from negsamp.atomic import atomic_write_text
 
         path = self.root / REGISTRY_NAME
         data = ReleaseRegistry(releases=self.releases)

@@ -20,7 +20,7 @@ def load_throughput(data: dict | str | Path) -> ThroughputReport:
 
 def write_throughput(report: ThroughputReport, out_dir: str | Path) -> dict[str, Path]:
     """Write throughput.json, throughput.txt (the table) and throughput.png to `out_dir`."""
-    from negsamp.runs import atomic_write_text
+    from negsamp.atomic import atomic_write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,6 @@ from negsamp.throughput.report import ThroughputReport
 
 def plot_throughput(report: ThroughputReport, path: str | Path) -> Path:
     """Decode and prefill tok/s against batch size, baseline vs method (min-max bars, rooflines dotted)."""
-    import os
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,13 +66,6 @@ def plot_throughput(report: ThroughputReport, path: str | Path) -> Path:
     fig.suptitle(f"{report.model}: {report.device}, prompt {report.prompt_len}, gen {report.gen_len}",
                  fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    from negsamp.atomic import save_figure
+
+    return save_figure(fig, path)
