@@ -130,13 +130,73 @@ def test_stops_at_eos_and_counts_it(tiny_model):
 
 def test_batch_notes_and_sizes(tiny_model):
     model, tokenizer = tiny_model
-    samples = make_tiny_samples(3, seed=4)
-    preds = list(generate(model, tokenizer, "knorm", samples, model_name="tiny", batch_size=8))
+    samples = make_tiny_samples(3, words=(50, 70), seed=4)
+    preds = list(generate(model, tokenizer, "pyramidkv", samples, model_name="tiny", batch_size=8))
     assert all(p.batch_size == 1 and p.batch_note and "one at a time" in p.batch_note for p in preds)
-    preds = list(generate(model, tokenizer, "knorm", samples, model_name="tiny", batch_size=1))
+    assert not parse_method("pyramidkv").supports_batching
+    preds = list(generate(model, tokenizer, "pyramidkv", samples, model_name="tiny", batch_size=1))
     assert all(p.batch_note is None for p in preds)
-    preds = list(generate(model, tokenizer, "none", samples, model_name="tiny", batch_size=8))
-    assert all(p.batch_size == 3 and p.batch_note is None for p in preds)
+    for spec in ("none", "knorm", "kivi"):
+        preds = list(generate(model, tokenizer, spec, samples, model_name="tiny", batch_size=8))
+        assert all(p.batch_size == 3 and p.batch_note is None for p in preds)
+
+
+# Every method that batches, with both compress settings where it has one. The samples
+# mix lengths (groups of one) with two prompts of one length (a group of two, prefilled
+# together), so both the joined and the grouped paths run.
+BATCH_CASES = [spec for name, (spec, _) in sorted(METHOD_CASES.items()) if name not in ("none", "pyramidkv")]
+BATCH_CASES += ["knorm:ratio=0.5,compress=context", "snapkv:ratio=0.5,compress=context",
+                "streamingllm:budget=20", "kivi:bits=4,group=8,residual=8"]
+
+
+def batch_samples():
+    samples = make_tiny_samples(6, words=(40, 70), max_new_tokens=8, seed=11)
+    twin = samples[0].model_copy(update={"sample_id": "twin", "prompt": samples[0].prompt.replace("the", "a", 1)})
+    return [*samples[:3], twin, *samples[3:]]
+
+
+@pytest.mark.parametrize("spec", BATCH_CASES)
+def test_batched_compressed_methods_match_batch_size_one(spec, tiny_model, tiny_eager_model):
+    method = parse_method(spec)
+    model, tokenizer = model_for(method, tiny_model, tiny_eager_model)
+    samples = batch_samples()
+    lengths = [len(encode(tokenizer, s)[0]) for s in samples]
+    assert len(set(lengths)) < len(lengths)  # two rows share a length: a group of two
+    alone = list(generate(model, tokenizer, method, samples, model_name="tiny", batch_size=1))
+    batched = list(generate(model, tokenizer, method, samples, model_name="tiny", batch_size=4))
+    assert method.supports_batching and any(p.batch_size == 4 for p in batched)
+    for a, b in zip(alone, batched):
+        assert (a.sample_id, a.prediction, a.output_tokens, a.hit_eos) == (b.sample_id, b.prediction,
+                                                                           b.output_tokens, b.hit_eos)
+        assert a.kv_bytes_prefill == b.kv_bytes_prefill
+        if method.name != "kivi":  # KIVI's bytes are not linear in tokens: checked below
+            assert a.kv_bytes_end == b.kv_bytes_end
+
+
+def test_batched_kivi_charges_each_row_its_own_end_bytes(tiny_model):
+    model, tokenizer = tiny_model
+    samples = make_tiny_samples(2, words=(40, 40), max_new_tokens=8, seed=12)
+    same = [samples[0], samples[0].model_copy(update={"sample_id": "copy"})]
+    alone = list(generate(model, tokenizer, "kivi:bits=2,group=8,residual=4", same, model_name="t", batch_size=1))
+    batched = list(generate(model, tokenizer, "kivi:bits=2,group=8,residual=4", same, model_name="t", batch_size=2))
+    assert [p.kv_bytes_end for p in alone] == [p.kv_bytes_end for p in batched]
+
+
+def test_uneven_layers_cannot_be_joined(tiny_model):
+    from transformers import DynamicCache
+
+    from negsamp.backends.ragged import RowsCache, join
+
+    def cache(lengths):
+        c = DynamicCache()
+        for layer, n in enumerate(lengths):
+            c.update(torch.ones(1, 2, n, 16), torch.ones(1, 2, n, 16), layer)
+        return c
+
+    assert join([cache([3, 5]), cache([4, 4])], [1, 1]) is None
+    joined = join([cache([3, 3]), cache([5, 5])], [1, 1])
+    assert kv_tokens(joined) == [5, 5] and joined.layers[0].keys[0, 0, :2].abs().sum() == 0
+    assert not isinstance(joined, RowsCache)
 
 
 def test_order_kept_across_windows_and_progress(tiny_model):

@@ -1,27 +1,39 @@
-"""transformers backend: greedy generation with a manual prefill + decode loop.
+"""transformers backend: the one prefill + decode loop of negsamp.
 
-One code path for the baseline and every method: the method supplies the context
-manager the (compressed part of the) prefill runs under and the KV cache to use.
+`run`, `build`, `evaluate` (through `generate`) and `throughput` (through `run_rows`)
+all generate here, so what `throughput` times is exactly what `evaluate` scores: the
+same compress split, the same cache class, the same batching.
 
 - Tokenization: `sample.prompt` is tokenized once, with the tokenizer's special
   tokens (BOS) added unless `sample.chat_template` (the template already holds them).
   The context/question split is the first token starting at or after
   `sample.question_start` (offset mapping), so every method sees the same tokens.
-- Prefill: methods with `split_prefill` prefill the context tokens under
+- Prefill (`prefill`): methods with `split_prefill` prefill the context tokens under
   `method.compression(model)`, then the rest uncompressed at their true positions
   (one token at a time when layers were left with different lengths, e.g. PyramidKV,
   because transformers builds one attention mask for all layers); other methods
-  prefill the whole prompt under it. `prefill_s` covers all of this and the first token.
-- Decoding: greedy (argmax), stopping at an end-of-sequence token (the model's
-  generation config, else the tokenizer's) or `sample.max_new_tokens`. The baseline
-  gives the same tokens as `model.generate(do_sample=False)`.
-- Batching (methods with `supports_batching` only): samples are sorted by length
-  within windows of `4 * batch_size`, left-padded, and given an attention mask and
-  position ids counted over real tokens; predictions are still yielded in input order.
-- KV bytes: measured with `negsamp.kvcache.kv_bytes` right after the prefill and after
-  the last decoding step. For a batch of several samples, each sample is charged the
-  batch's measured bytes times its share of the cache slots: its own (non-padding)
-  tokens over batch size x cache length, i.e. the padding slots are not charged to anyone.
+  prefill the whole prompt under it. Methods with `pad_prefill` (nothing compressed,
+  a plain cache) prefill a batch at once, left-padded, with an attention mask and
+  position ids counted over real tokens. The others prefill each group of rows with
+  the same length and split together, without padding, and the groups' caches are
+  then joined, every row padded on the left to the widest row's *kept* length and
+  masked (`negsamp.backends.ragged`), so a row decodes exactly as it would alone.
+- Decoding (`decode`): greedy (argmax), stopping at an end-of-sequence token (the
+  model's generation config, else the tokenizer's) or the row's `max_new_tokens`;
+  with `ignore_eos`, exactly `max_new_tokens` tokens (fixed-length timing). The
+  baseline gives the same tokens as `model.generate(do_sample=False)`.
+- Timing (`Timings`): `prefill_s` the prefill forwards (device synchronized),
+  `ttft_s` that plus choosing the first tokens and fetching them to the host, and one
+  entry per decoding step (forward, argmax, tokens fetched to the host, as a server
+  checking stop conditions does).
+- Batching in `generate` (methods with `supports_batching` only): samples are sorted
+  by length within windows of `4 * batch_size`; predictions are still yielded in
+  input order.
+- KV bytes: measured with `negsamp.kvcache.kv_bytes` on the cache tensors, wherever
+  they live, right after the prefill and when a row stops. A row is charged its own
+  slots' share of the bytes of the cache part holding it (its group's cache, or the
+  joined cache): its own tokens over rows x cache length, i.e. padding slots are
+  charged to no one and a row holds what it holds alone.
 """
 
 from __future__ import annotations
@@ -29,12 +41,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from negsamp.errors import InputError, NegsampError
+from negsamp.backends.ragged import join, uniform_length
 from negsamp.kvcache import kv_bytes, kv_tokens
 from negsamp.methods import Method, parse_method
 from negsamp.records import Prediction, Sample
@@ -107,6 +120,271 @@ def _progress(progress: Any, n: int) -> None:
         progress.update(n)
 
 
+@dataclass
+class Row:
+    """One sequence to generate for: its prompt's token ids, where its question starts, its budget."""
+
+    ids: list[int]
+    split: int
+    max_new_tokens: int
+
+
+@dataclass
+class Timings:
+    """Wall times of one batch (seconds); the device is synchronized before each reading."""
+
+    prefill_s: float = 0.0
+    """The prefill forwards (and joining the groups' caches)."""
+    ttft_s: float = 0.0
+    """`prefill_s` plus choosing the first tokens and fetching them to the host."""
+    step_s: list[float] = field(default_factory=list)
+    """One entry per decoding step: forward, argmax, tokens fetched to the host."""
+
+    @property
+    def decode_s(self) -> float:
+        return sum(self.step_s)
+
+
+@dataclass
+class RowResult:
+    """What one row generated and the KV bytes it held."""
+
+    tokens: list[int]
+    hit_eos: bool
+    kv_bytes_prefill: int
+    kv_bytes_end: int
+
+
+@dataclass
+class Part:
+    """A cache holding rows `start:stop` of the batch, `width` slots each after the prefill."""
+
+    cache: Any
+    start: int
+    stop: int
+    width: int
+
+
+@dataclass
+class Prefilled:
+    """The state after the prefill: the cache to decode with and each row's bookkeeping."""
+
+    cache: Any
+    parts: list[Part]
+    first: list[int]
+    """The first generated token of each row."""
+    mask: Any
+    """Attention mask over the cache slots (None when no row is padded)."""
+    positions: Any
+    """(rows, 1) position of each row's next token."""
+    kept: list[int]
+    """Each row's own cache slots after the prefill (its prompt, less what was evicted)."""
+    kv_bytes: list[int]
+    """Each row's KV bytes after the prefill."""
+
+
+def share(part: Part, kept: int, steps: int) -> int:
+    """A row's bytes in `part` after `steps` decoding steps: its own slots' share, padding uncharged."""
+    rows = part.stop - part.start
+    return kv_bytes(part.cache) * (kept + steps) // (rows * (part.width + steps))
+
+
+def _sync(device: Any) -> None:
+    if getattr(device, "type", None) == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _backbone(model: Any) -> Any:
+    """The decoder without the LM head (to prefill a context whose logits are not needed)."""
+    inner = getattr(model, "model", None)
+    return inner if isinstance(inner, torch.nn.Module) else None
+
+
+def _forward(model: Any, ids: Any, positions: Any, cache: Any, mask: Any = None, head: bool = True) -> Any:
+    """One prefill forward; without `head`, only the decoder (no logits) when the model allows it."""
+    backbone = None if head else _backbone(model)
+    if backbone is not None:
+        return backbone(input_ids=ids, position_ids=positions, past_key_values=cache)
+    return model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                 logits_to_keep=1)
+
+
+def _prefill_split(model: Any, method: Method, ids: Any, positions: Any, cache: Any, split: int) -> Any:
+    """The context under compression, then the question uncompressed; the last forward's output."""
+    with method.compression(model):
+        _forward(model, ids[:, :split], positions[:, :split], cache, head=False)
+    if uniform_length(cache) is None:  # per-layer lengths differ: no shared mask, go token by token
+        for j in range(split, ids.shape[1]):
+            out = _forward(model, ids[:, j : j + 1], positions[:, j : j + 1], cache)
+        return out
+    return _forward(model, ids[:, split:], positions[:, split:], cache)
+
+
+def _prefill_group(model: Any, method: Method, rows: list[Row]) -> tuple[Any, Any]:
+    """Rows of one length and split, prefilled together without padding: (cache, last logits)."""
+    device = model.device
+    ids = torch.tensor([r.ids for r in rows], dtype=torch.long, device=device)
+    n = ids.shape[1]
+    positions = torch.arange(n, device=device).unsqueeze(0).expand(len(rows), -1)
+    cache = method.make_cache(model, len(rows))
+    split = rows[0].split
+    if method.split_prefill and 0 < split < n:
+        out = _prefill_split(model, method, ids, positions, cache, split)
+    else:
+        compress = not method.split_prefill or split >= n  # split == 0: no context to compress
+        with method.compression(model) if compress else contextlib.nullcontext():
+            out = _forward(model, ids, positions, cache)
+    return cache, out.logits[:, -1, :]
+
+
+def _prefill_padded(model: Any, method: Method, rows: list[Row], pad_id: int) -> tuple[Any, Any, Any, Any]:
+    """All rows at once, left-padded: (cache, last logits, mask or None, positions)."""
+    device = model.device
+    lengths = [len(r.ids) for r in rows]
+    longest = max(lengths)
+    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), longest), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, longest - lengths[i] :] = torch.tensor(r.ids, dtype=torch.long)
+        mask[i, longest - lengths[i] :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    if len(set(lengths)) > 1:  # count positions over real tokens
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    else:
+        mask = None
+        positions = torch.arange(longest, device=device).unsqueeze(0).expand(len(rows), -1)
+    cache = method.make_cache(model, len(rows))
+    with method.compression(model):
+        out = _forward(model, ids, positions, cache, mask)
+    return cache, out.logits[:, -1, :], mask, positions
+
+
+def _groups(rows: list[Row]) -> list[tuple[int, int]]:
+    """(start, stop) of each run of consecutive rows sharing length and split."""
+    bounds, start = [], 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or (len(rows[i].ids), rows[i].split) != (len(rows[start].ids), rows[start].split):
+            bounds.append((start, i))
+            start = i
+    return bounds
+
+
+def _left_mask(kept: list[int], width: int, device: Any) -> Any:
+    if len(set(kept)) == 1:
+        return None
+    mask = torch.zeros((len(kept), width), dtype=torch.long)
+    for i, k in enumerate(kept):
+        mask[i, width - k :] = 1
+    return mask.to(device)
+
+
+def _prefill_grouped(model: Any, method: Method, rows: list[Row]) -> list[Prefilled]:
+    """Each group of equal rows apart, then joined into one batch (one state per group if impossible)."""
+    device = model.device
+    states = []
+    for start, stop in _groups(rows):
+        cache, logits = _prefill_group(model, method, rows[start:stop])
+        width = max(kv_tokens(cache), default=0)
+        part = Part(cache, 0, stop - start, width)
+        positions = torch.full((stop - start, 1), len(rows[start].ids), dtype=torch.long, device=device)
+        states.append(Prefilled(cache, [part], logits.argmax(-1), None, positions, [width] * (stop - start),
+                                [share(part, width, 0)] * (stop - start)))
+    sizes = [len(s.kept) for s in states]
+    joined = join([s.cache for s in states], sizes) if len(states) > 1 else None
+    if joined is None:
+        return states
+    kept = [k for s in states for k in s.kept]
+    width = max(kept)
+    if joined is states[0].cache:  # tensors joined into one cache: one part, padded to the widest row
+        parts = [Part(joined, 0, len(rows), width)]
+    else:  # each group keeps its own cache, at its offset in the batch
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        parts = [Part(s.cache, o, o + n, s.parts[0].width) for s, o, n in zip(states, offsets, sizes)]
+    return [Prefilled(joined, parts, torch.cat([s.first for s in states]), _left_mask(kept, width, device),
+                      torch.cat([s.positions for s in states]), kept, [b for s in states for b in s.kv_bytes])]
+
+
+def prefill(model: Any, method: Method, rows: list[Row], pad_id: int, timings: Timings) -> list[Prefilled]:
+    """Prefill `rows` under `method`; usually one state for the whole batch (see the module docstring).
+
+    Rows of a `pad_prefill` method may come in any order; for the others, rows sharing a
+    length and split must be next to each other (they are prefilled together).
+    """
+    device = model.device
+    _sync(device)
+    start = time.perf_counter()
+    if method.pad_prefill and not method.split_prefill:
+        cache, logits, mask, positions = _prefill_padded(model, method, rows, pad_id)
+        width = mask.shape[1] if mask is not None else len(rows[0].ids)
+        part = Part(cache, 0, len(rows), width)
+        kept = [len(r.ids) for r in rows]
+        states = [Prefilled(cache, [part], logits.argmax(-1), mask, positions[:, -1:] + 1, kept, [])]
+    else:
+        states = _prefill_grouped(model, method, rows)
+    _sync(device)
+    timings.prefill_s = time.perf_counter() - start
+    for state in states:
+        state.first = state.first.tolist()
+    timings.ttft_s = time.perf_counter() - start
+    for state in states:
+        if not state.kv_bytes:
+            state.kv_bytes = [share(state.parts[0], k, 0) for k in state.kept]
+    return states
+
+
+def _part_of(state: Prefilled, row: int) -> Part:
+    return next(p for p in state.parts if p.start <= row < p.stop)
+
+
+def decode(model: Any, state: Prefilled, budgets: list[int], eos: set[int], pad_id: int, timings: Timings,
+           *, ignore_eos: bool = False) -> list[RowResult]:
+    """Greedy decoding from a prefilled state until every row stops; appends to `timings.step_s`."""
+    size = len(budgets)
+    results = [RowResult([], False, b, b) for b in state.kv_bytes]
+    finished = [b <= 0 for b in budgets]
+    chosen, mask, positions, steps = state.first, state.mask, state.positions, 0
+    while True:
+        for i in range(size):
+            if finished[i]:
+                continue
+            results[i].tokens.append(chosen[i])
+            results[i].hit_eos = chosen[i] in eos and not ignore_eos
+            finished[i] = results[i].hit_eos or len(results[i].tokens) >= budgets[i]
+            if finished[i]:
+                results[i].kv_bytes_end = share(_part_of(state, i), state.kept[i], steps)
+        if all(finished):
+            return results
+        start = time.perf_counter()
+        feed = torch.tensor([[pad_id if finished[i] else chosen[i]] for i in range(size)], device=model.device)
+        if mask is not None:
+            mask = torch.cat([mask, mask.new_ones((size, 1))], dim=-1)
+        out = model(input_ids=feed, attention_mask=mask, position_ids=positions, past_key_values=state.cache)
+        chosen = out.logits[:, -1, :].argmax(-1).tolist()
+        timings.step_s.append(time.perf_counter() - start)
+        positions = positions + 1
+        steps += 1
+
+
+def run_rows(model: Any, method: Method, rows: list[Row], eos: set[int], pad_id: int, *,
+             ignore_eos: bool = False) -> tuple[list[RowResult], Timings]:
+    """Prefill and decode one batch of rows (in the order given); the engine under every command."""
+    timings = Timings()
+    order = sorted(range(len(rows)), key=lambda i: (len(rows[i].ids), rows[i].split))
+    ordered = [rows[i] for i in order]
+    results: list[RowResult] = []
+    with torch.inference_mode():
+        states = prefill(model, method, ordered, pad_id, timings)
+        offset = 0
+        for state in states:  # one state unless the groups' caches could not be joined
+            budgets = [r.max_new_tokens for r in ordered[offset : offset + len(state.kept)]]
+            results.extend(decode(model, state, budgets, eos, pad_id, timings, ignore_eos=ignore_eos))
+            offset += len(state.kept)
+    back: list[RowResult] = [results[0]] * len(rows)
+    for position, index in enumerate(order):
+        back[index] = results[position]
+    return back, timings
+
+
 def generate(
     model: Any,
     tokenizer: Any,
@@ -131,181 +409,49 @@ def generate(
     method.check_model(model)
     eos = stop_token_ids(model, tokenizer)
     pad_id = pad_token_id(model, tokenizer, eos)
-    batching = batch_size > 1 and method.supports_batching and not method.split_prefill
-    note = None if batching or batch_size == 1 else (method.batching_note or "the method prefills in two parts")
+    batching = batch_size > 1 and method.supports_batching
+    note = None if batching or batch_size == 1 else method.batching_note
     window = BATCH_WINDOW * batch_size if batching else 1
-    spec = method.spec
-
     pending: list[Encoded] = []
-
-    def flush() -> Iterator[Prediction]:
-        order = sorted(pending, key=lambda e: len(e.ids)) if batching else list(pending)
-        step = batch_size if batching else 1
-        done: dict[int, Prediction] = {}
-        for start in range(0, len(order), step):
-            batch = order[start : start + step]
-            try:
-                rows = _run_batch(model, method, batch, eos, pad_id)
-            except NegsampError:
-                raise
-            except Exception as err:
-                ids = ", ".join(e.sample.sample_id for e in batch)
-                raise GenerationError(f"method {spec!r} failed on sample(s) {ids}: {type(err).__name__}: {err}") from err
-            for e, row in zip(batch, rows):
-                done[e.index] = Prediction(
-                    sample_id=e.sample.sample_id,
-                    task=e.sample.task,
-                    model=model_name,
-                    method=spec,
-                    prediction=tokenizer.decode(row["tokens"], skip_special_tokens=True),
-                    output_tokens=len(row["tokens"]),
-                    hit_eos=row["hit_eos"],
-                    prompt_tokens=len(e.ids),
-                    kv_bytes_prefill=row["kv_bytes_prefill"],
-                    kv_bytes_end=row["kv_bytes_end"],
-                    prefill_s=row["prefill_s"],
-                    decode_s=row["decode_s"],
-                    batch_size=len(batch),
-                    batch_note=note,
-                )
-            _progress(progress, len(batch))
-        for e in pending:
-            yield done[e.index]
-        pending.clear()
-
     for index, sample in enumerate(samples):
         ids, split = encode(tokenizer, sample)
         if not ids:
             raise InputError(f"sample {sample.sample_id}: the prompt has no tokens")
         pending.append(Encoded(index, sample, ids, split))
         if len(pending) >= window:
-            yield from flush()
+            yield from _flush(model, tokenizer, method, pending, batch_size if batching else 1,
+                              (eos, pad_id, model_name, note), progress)
+            pending = []
     if pending:
-        yield from flush()
+        yield from _flush(model, tokenizer, method, pending, batch_size if batching else 1,
+                          (eos, pad_id, model_name, note), progress)
 
 
-def _backbone(model: Any) -> Any:
-    """The decoder without the LM head (to prefill a context whose logits are not needed)."""
-    inner = getattr(model, "model", None)
-    return inner if isinstance(inner, torch.nn.Module) else None
-
-
-def _run_batch(model: Any, method: Method, batch: list[Encoded], eos: set[int], pad_id: int) -> list[dict]:
-    with torch.inference_mode():
-        return _run_batch_inner(model, method, batch, eos, pad_id)
-
-
-def _run_batch_inner(model: Any, method: Method, batch: list[Encoded], eos: set[int], pad_id: int) -> list[dict]:
-    device = model.device
-    size = len(batch)
-    lengths = [len(e.ids) for e in batch]
-    longest = max(lengths)
-    input_ids = torch.full((size, longest), pad_id, dtype=torch.long)
-    for i, e in enumerate(batch):
-        input_ids[i, longest - lengths[i] :] = torch.tensor(e.ids, dtype=torch.long)
-    input_ids = input_ids.to(device)
-    attention_mask = None
-    if len(set(lengths)) > 1:  # left padding: mask the pads, count positions over real tokens
-        attention_mask = torch.zeros((size, longest), dtype=torch.long)
-        for i in range(size):
-            attention_mask[i, longest - lengths[i] :] = 1
-        attention_mask = attention_mask.to(device)
-        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    else:
-        position_ids = torch.arange(longest, device=device).unsqueeze(0).expand(size, -1)
-
-    cache = method.make_cache(model, size)
-    split = batch[0].split if (method.split_prefill and size == 1) else None
-
-    start = time.perf_counter()
-    if split is not None and 0 < split < longest:
-        backbone = _backbone(model)
-        with method.compression(model):
-            if backbone is not None:
-                backbone(input_ids=input_ids[:, :split], position_ids=position_ids[:, :split], past_key_values=cache)
-            else:
-                model(
-                    input_ids=input_ids[:, :split],
-                    position_ids=position_ids[:, :split],
-                    past_key_values=cache,
-                    logits_to_keep=1,
-                )
-        if len(set(kv_tokens(cache))) > 1:  # per-layer lengths differ: no shared mask, go token by token
-            for j in range(split, longest):
-                out = model(
-                    input_ids=input_ids[:, j : j + 1],
-                    position_ids=position_ids[:, j : j + 1],
-                    past_key_values=cache,
-                    logits_to_keep=1,
-                )
-        else:
-            out = model(
-                input_ids=input_ids[:, split:],
-                position_ids=position_ids[:, split:],
-                past_key_values=cache,
-                logits_to_keep=1,
+def _flush(model: Any, tokenizer: Any, method: Method, pending: list[Encoded], step: int,
+           setting: tuple, progress: Any) -> Iterator[Prediction]:
+    """Generate a window of samples, batches of `step` sorted by length; yield them in input order."""
+    eos, pad_id, model_name, note = setting
+    order = sorted(pending, key=lambda e: (len(e.ids), e.split)) if step > 1 else pending
+    done: dict[int, Prediction] = {}
+    for start in range(0, len(order), step):
+        batch = order[start : start + step]
+        rows = [Row(e.ids, e.split, e.sample.max_new_tokens) for e in batch]
+        try:
+            results, timings = run_rows(model, method, rows, eos, pad_id)
+        except NegsampError:
+            raise
+        except Exception as err:
+            ids = ", ".join(e.sample.sample_id for e in batch)
+            raise GenerationError(f"method {method.spec!r} failed on sample(s) {ids}: "
+                                  f"{type(err).__name__}: {err}") from err
+        for e, r in zip(batch, results):
+            done[e.index] = Prediction(
+                sample_id=e.sample.sample_id, task=e.sample.task, model=model_name, method=method.spec,
+                prediction=tokenizer.decode(r.tokens, skip_special_tokens=True), output_tokens=len(r.tokens),
+                hit_eos=r.hit_eos, prompt_tokens=len(e.ids), kv_bytes_prefill=r.kv_bytes_prefill,
+                kv_bytes_end=r.kv_bytes_end, prefill_s=timings.prefill_s, decode_s=timings.decode_s,
+                batch_size=len(batch), batch_note=note,
             )
-    else:
-        compress = split is None or split >= longest  # split == 0: no context to compress
-        with method.compression(model) if compress else contextlib.nullcontext():
-            out = model(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                past_key_values=cache,
-                logits_to_keep=1,
-            )
-    next_tokens = out.logits[:, -1, :].argmax(-1)
-    prefill_s = time.perf_counter() - start
-    bytes_prefill = kv_bytes(cache)
-    slots_prefill = longest
-
-    start = time.perf_counter()
-    budgets = [e.sample.max_new_tokens for e in batch]
-    tokens: list[list[int]] = [[] for _ in batch]
-    finished = [b <= 0 for b in budgets]
-    hit_eos = [False] * size
-    positions = position_ids[:, -1:] + 1
-    steps = 0
-    while not all(finished):
-        chosen = next_tokens.tolist()
-        for i in range(size):
-            if finished[i]:
-                continue
-            tokens[i].append(chosen[i])
-            if chosen[i] in eos:
-                finished[i] = hit_eos[i] = True
-            elif len(tokens[i]) >= budgets[i]:
-                finished[i] = True
-        if all(finished):
-            break
-        feed = torch.tensor([[pad_id if finished[i] else chosen[i]] for i in range(size)], device=device)
-        if attention_mask is not None:
-            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((size, 1))], dim=-1)
-        out = model(input_ids=feed, attention_mask=attention_mask, position_ids=positions, past_key_values=cache)
-        positions = positions + 1
-        steps += 1
-        next_tokens = out.logits[:, -1, :].argmax(-1)
-    decode_s = time.perf_counter() - start
-    bytes_end = kv_bytes(cache)
-    slots_end = slots_prefill + steps
-
-    rows = []
-    for i in range(size):
-        if size == 1:
-            row_prefill, row_end = bytes_prefill, bytes_end
-        else:  # the row's own slots' share of the measured bytes; padding slots charged to no one
-            fed = lengths[i] + max(len(tokens[i]) - 1, 0)
-            row_prefill = bytes_prefill * lengths[i] // (size * slots_prefill)
-            row_end = bytes_end * fed // (size * slots_end)
-        rows.append(
-            {
-                "tokens": tokens[i],
-                "hit_eos": hit_eos[i],
-                "kv_bytes_prefill": row_prefill,
-                "kv_bytes_end": row_end,
-                "prefill_s": prefill_s,
-                "decode_s": decode_s,
-            }
-        )
-    return rows
+        _progress(progress, len(batch))
+    for e in pending:
+        yield done[e.index]

@@ -24,7 +24,8 @@ backend): `compression(model)` is the context manager the compressed part of the
 prefill runs under, `make_cache(model, batch_size)` the KV cache to generate with,
 `attn_implementation` the attention the model must be loaded with,
 `split_prefill` whether the question is prefilled after compressing the context
-only, and `supports_batching` / `batching_note` whether samples may share a batch.
+only, `pad_prefill` whether a batch may be prefilled left-padded, and
+`supports_batching` / `batching_note` whether samples may share a batch at all.
 
 This module imports neither torch nor transformers, so listing methods is instant.
 """
@@ -237,6 +238,17 @@ class Method:
     def split_prefill(self) -> bool:
         """True: prefill `prompt[:question_start]` under `compression()`, then the rest without it."""
         return False
+
+    @property
+    def pad_prefill(self) -> bool:
+        """Whether rows of different lengths may be prefilled together, left-padded.
+
+        True when the method neither compresses nor brings its own cache (the baseline):
+        padding then changes nothing. Otherwise the engine prefills rows of equal length
+        together and pads only the caches it joins for decoding (`negsamp.backends.ragged`).
+        """
+        cls = type(self)
+        return cls.compression is Method.compression and cls.make_cache is Method.make_cache
 
     @property
     def supports_batching(self) -> bool:

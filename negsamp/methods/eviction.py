@@ -46,13 +46,6 @@ class PressMethod(Method):
     def split_prefill(self) -> bool:
         return self.compress == "context"  # type: ignore[attr-defined]
 
-    @property
-    def batching_note(self) -> str | None:
-        return (
-            "kvpress presses evict a different set of positions per row and head, which a "
-            "left-padding attention mask cannot follow; samples run one at a time"
-        )
-
     def compression(self, model: Any) -> contextlib.AbstractContextManager:
         press = self.build_press()
         budget = getattr(self, "budget", 0)
@@ -140,6 +133,14 @@ class PyramidKV(PressMethod):
         check_positive(self.name, "window", self.window)
         check_positive(self.name, "kernel", self.kernel)
         check_positive(self.name, "beta", self.beta)
+
+    @property
+    def batching_note(self) -> str | None:
+        return (
+            "PyramidKV keeps a different number of tokens in each layer, and transformers builds one "
+            "attention mask for all layers, so rows of different lengths cannot share a batch; "
+            "samples run one at a time"
+        )
 
     def build_press(self) -> Any:
         from kvpress import PyramidKVPress

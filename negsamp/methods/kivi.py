@@ -32,13 +32,6 @@ class KIVI(Method):
         check_positive(self.name, "group", self.group)
         check_positive(self.name, "residual", self.residual, minimum=0)
 
-    @property
-    def batching_note(self) -> str | None:
-        return (
-            "KIVI's key blocks span consecutive cache slots, so left padding would change how the "
-            "real tokens are quantized; samples run one at a time"
-        )
-
     def make_cache(self, model: Any, batch_size: int) -> Any:
         from negsamp.methods.kivi_cache import KiviCache
 
