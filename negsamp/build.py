@@ -43,8 +43,10 @@ def make_samples(recipe: Recipe, tokenizer) -> list[Sample]:
     return samples
 
 
-def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progress: bool = True):
-    """Baseline and every method over the samples; returns {method spec: [Prediction in sample order]}."""
+def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progress: bool = True, pool=None):
+    """Baseline and every method over the samples; returns {method spec: [Prediction in sample order]}.
+
+    `pool`: a `negsamp.runner.ModelPool` (default: one on the recipe's device and dtype)."""
     from tqdm.auto import tqdm
 
     from negsamp.methods import parse_method
@@ -52,7 +54,7 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     from negsamp.runs import RunStore
 
     store = RunStore(runs_dir)
-    pool = ModelPool(recipe.model)
+    pool = pool or ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     methods = [parse_method(BASELINE)] + [parse_method(spec) for spec in recipe.methods]
     results: dict[str, list[Prediction]] = {}
     with tqdm(total=len(methods), desc="build", unit="method", disable=not progress, position=0) as bar:
@@ -89,18 +91,22 @@ def draw_control(good_ids_by_task: dict[str, list[str]], per_task: int, seed: in
 
 
 def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> BuildResult:
-    """Run the recipe end to end and write the dataset folder under `out_dir/dataset`."""
+    """Run the recipe end to end and write the dataset folder under `out_dir/dataset`.
+
+    The recipe's `device` and `dtype` are resolved first: a missing GPU fails before anything loads."""
     from negsamp import dataset as ds
     from negsamp.methods import parse_method
     from negsamp.mining import sample_flags
     from negsamp.models import load_tokenizer
     from negsamp.plots import plot_build_figures
+    from negsamp.runner import ModelPool
 
     recipe.validate_specs()
+    pool = ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     out_dir = Path(out_dir)
     methods = [parse_method(spec).spec for spec in recipe.methods]
     samples = make_samples(recipe, load_tokenizer(recipe.model))
-    predictions = run_all(recipe, samples, out_dir / "runs", progress=progress)
+    predictions = run_all(recipe, samples, out_dir / "runs", progress=progress, pool=pool)
     scores = score_table(samples, predictions)
     rule = recipe.rule
     flags = sample_flags(scores, methods, rule)  # task, sample_id, baseline_score, threshold, good, neg:<m>, negative
@@ -132,7 +138,7 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     from negsamp.mining import mine
 
     notes = list(mine(scores, methods, rule).warnings)
-    context = card_context(recipe, predictions, counts, methods, rule, notes)
+    context = card_context(recipe, predictions, counts, methods, rule, notes, setting=pool.setting())
     figures_dir = out_dir / "figures"
     figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
     dataset_dir = out_dir / "dataset"
@@ -162,8 +168,10 @@ def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str
     )
 
 
-def card_context(recipe: Recipe, predictions, counts: pl.DataFrame, methods, rule, notes=()):
-    """The card's context: per-task figures from `summary_counts`, output lengths from the predictions."""
+def card_context(recipe: Recipe, predictions, counts: pl.DataFrame, methods, rule, notes=(), setting=None):
+    """The card's context: per-task figures from `summary_counts`, output lengths from the predictions.
+
+    `setting`: the device and dtype the build really ran with (`ModelPool.setting()`)."""
     from negsamp import dataset as ds
     from negsamp.tasks import get_task
 
@@ -192,7 +200,8 @@ def card_context(recipe: Recipe, predictions, counts: pl.DataFrame, methods, rul
         methods=methods,
         rule=rule,
         generation={"backend": "transformers", "decoding": "greedy", "batch_size": recipe.batch_size,
-                    "max_length": recipe.max_length, "dtype": "float32"},
+                    "max_length": recipe.max_length,
+                    **{k: v for k, v in (setting or {}).items() if k in ("device", "dtype")}},
         sample_pool="; ".join(recipe.tasks),
         tasks=tasks,
         output_lengths=lengths,

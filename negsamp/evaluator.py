@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from negsamp import __version__
 from negsamp.errors import InputError
 from negsamp.mining import MiningRule
+from negsamp.throughput.report import AttachedThroughput
 
 REPORT_VERSION = 1
 
@@ -171,8 +172,8 @@ class EvaluationReport(_Model):
     """Per-sample output-length change distribution (None when lengths are unknown)."""
     samples: list[SampleResult]
     """Every sample's result, negative split first."""
-    throughput: dict | None = None
-    """A `negsamp throughput` result for the same method, when attached."""
+    throughput: AttachedThroughput | None = None
+    """A `negsamp throughput` result for the same method, when attached (typed and versioned)."""
 
 
 class PredictionIn(_Model):
@@ -393,12 +394,17 @@ def check_model(dataset_model: str, model: str | None, allow_mismatch: bool) -> 
 def evaluate_method(
     dataset: str | Path, method_spec: str, out_dir: str | Path, *, config: str | None = None,
     model: str | None = None, allow_model_mismatch: bool = False, batch_size: int | None = None,
-    progress: bool = True,
+    progress: bool = True, device: str = "auto", dtype: str = "auto",
 ) -> EvaluationReport:
-    """Run a method over the dataset's negative and control samples and report."""
+    """Run a method over the dataset's negative and control samples and report.
+
+    `device`, `dtype`: where and in what precision to run (`negsamp.models.resolve_device`);
+    checked before the dataset is read or a model loaded."""
     from negsamp.methods import parse_method
+    from negsamp.runner import ModelPool
 
     method = parse_method(method_spec)
+    ModelPool("", device=device, dtype=dtype)  # a missing GPU fails here, before anything loads
     evaluation = Evaluation(dataset, config=config)
     model_name = check_model(evaluation.entry.model, model, allow_model_mismatch)
     from negsamp.runner import run_method
@@ -406,7 +412,7 @@ def evaluate_method(
 
     size = batch_size or int(evaluation.entry.generation.get("batch_size") or 4)
     result = run_method(RunStore(Path(out_dir) / "runs"), model_name, method, evaluation.samples(),
-                        batch_size=size, progress=progress)
+                        batch_size=size, progress=progress, pool=ModelPool(model_name, device=device, dtype=dtype))
     predictions = {p.sample_id: (p.prediction, p.output_tokens, p.kv_bytes_prefill) for p in result.predictions}
     return evaluation.report(evaluation.score(predictions), model=model_name, method=method.spec,
                              source="method")

@@ -180,31 +180,138 @@ def load_tokenizer(name: str) -> Any:
         raise InputError(f"cannot load the tokenizer of model {name!r}: {err}") from err
 
 
-def load_model(
-    name: str, *, attn_implementation: str | None = None, dtype: torch.dtype | None = None
-) -> tuple[Any, Any]:
-    """Load `(model, tokenizer)` in eval mode.
+DEVICE_HELP = "auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N"
+DTYPE_HELP = "auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16 or float16"
+DTYPES = ("float32", "bfloat16", "float16")
 
-    `name`: a key of `MODEL_ALIASES`, a Hugging Face hub id or a local folder.
-    `attn_implementation`: e.g. "eager" for methods that read attention weights
-    (`Method.attn_implementation`); None keeps transformers' default (sdpa).
-    `dtype`: default float32 (what our CPUs compute in).
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The torch device `device` names; InputError (before anything loads) if it is not there."""
+    import torch
+
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise InputError(f"device={device!r} must be auto, cpu, cuda or cuda:N")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device={device!r} asked for, but torch sees no CUDA device on this machine")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The torch dtype `dtype` names; `auto` is bfloat16 on CUDA and float32 on CPU."""
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in DTYPES:
+        raise InputError(f"dtype={dtype!r} must be auto, {', '.join(DTYPES)}")
+    return getattr(torch, dtype)
+
+
+def resolve_attention(device: torch.device, need: str | None = None) -> str:
+    """The attention to load with: what a method needs, else FlashAttention-2 on CUDA when
+    `flash_attn` is installed, else SDPA."""
+    if need is not None:
+        return need
+    if device.type == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+class ConfigOnlyTokenizer:
+    """Stands in for the tokenizer of a model built from a config with random weights.
+
+    `negsamp throughput` needs only the vocabulary size and the special ids (its prompts
+    are random token ids); anything that would tokenize text fails with one line.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.vocab_size = int(config.vocab_size)
+        special = [getattr(config, a, None) for a in ("bos_token_id", "eos_token_id", "pad_token_id")]
+        flat = [i for s in special if s is not None for i in (s if isinstance(s, (list, tuple)) else [s])]
+        self.all_special_ids = sorted(set(flat))
+        self.eos_token_id = getattr(config, "eos_token_id", None)
+        self.pad_token_id = None
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise InputError("this model was built from a config with random weights and has no tokenizer: "
+                         "only `negsamp throughput` can run it")
+
+
+def config_only(name: str) -> Path | None:
+    """The config.json of a model given as a config file, or as a folder holding a config but no weights."""
+    path = Path(name)
+    if path.is_file() and path.suffix == ".json":
+        return path
+    if path.is_dir() and (path / "config.json").is_file() and not any(path.glob("*.safetensors")) \
+            and not any(path.glob("*.bin")):
+        return path / "config.json"
+    return None
+
+
+def _from_config(config_path: Path, device: torch.device, kwargs: dict) -> tuple[Any, Any]:
+    """A model with random weights built on `device` from a config (speed does not depend on the values)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(config_path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{config_path}: not a model config ({err})") from err
+    with device:  # initialized where it runs: an 8B model's random init on the CPU takes minutes
+        model = AutoModelForCausalLM.from_config(config, **kwargs)
+    return model, ConfigOnlyTokenizer(config)
+
+
+def load_model(
+    name: str, *, attn_implementation: str | None = None, device: str = "auto", dtype: Any = "auto"
+) -> tuple[Any, Any]:
+    """Load `(model, tokenizer)` in eval mode, on `device`.
+
+    `name`: a key of `MODEL_ALIASES`, a Hugging Face hub id, a local folder, or a
+    config (a `.json` file, or a folder with a config and no weights) from which a
+    model with random weights is built (for throughput measurements).
+    `attn_implementation`: what the method needs (`Method.attn_implementation`, e.g.
+    "eager"); None picks `resolve_attention` (FlashAttention-2 on CUDA when installed, else SDPA).
+    `device`, `dtype`: see `resolve_device` / `resolve_dtype` (a torch dtype is accepted too).
+    The choices are on the model: `model.device`, `model.dtype`, `model.config._attn_implementation`.
     """
     import torch
+
+    torch_device = resolve_device(device)
+    torch_dtype = dtype if isinstance(dtype, torch.dtype) else resolve_dtype(dtype, torch_device)
+    kwargs: dict[str, Any] = {"dtype": torch_dtype,
+                              "attn_implementation": resolve_attention(torch_device, attn_implementation)}
+    config_path = config_only(name)
+    with _quiet_loading():
+        if config_path is not None:
+            model, tokenizer = _from_config(config_path, torch_device, kwargs)
+        else:
+            model, tokenizer = _from_pretrained(name, kwargs)
+    model.to(torch_device)
+    model.eval()
+    return model, tokenizer
+
+
+def _from_pretrained(name: str, kwargs: dict) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kwargs: dict[str, Any] = {"dtype": dtype or torch.float32}
-    if attn_implementation is not None:
-        kwargs["attn_implementation"] = attn_implementation
-    with _quiet_loading():
-        path = resolve(name)
-        try:
-            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except OSError as err:
-            raise InputError(f"cannot load model {name!r}: {err}") from err
+    path = resolve(name)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except OSError as err:
+        raise InputError(f"cannot load model {name!r}: {err}") from err
     bundle = MODEL_ALIASES.get(name)
     if bundle is not None:
         _fix_tokenizer(tokenizer, bundle)
-    model.eval()
     return model, tokenizer
+
+
+def describe(model: Any) -> dict[str, str]:
+    """Device, dtype and attention a loaded model really runs with (for manifests and cards)."""
+    return {"device": str(model.device), "dtype": str(model.dtype).removeprefix("torch."),
+            "attention": str(getattr(model.config, "_attn_implementation", None))}

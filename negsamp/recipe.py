@@ -51,6 +51,10 @@ class Recipe(_Strict):
     """Prompts longer than this many tokens are truncated in the middle (LongBench's rule)."""
     batch_size: int = Field(4, ge=1)
     """Samples generated together where the method allows it."""
+    device: str = "auto"
+    """Where to run: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda or cuda:N."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, bfloat16 or float16."""
     tasks: list[str] = Field(min_length=1)
     """Task-source specs, e.g. `passkey:lengths=500+1000,count=10,seed=0` or `longbench:qasper:path=...`."""
     methods: list[str] = Field(min_length=1)

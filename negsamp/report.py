@@ -44,8 +44,8 @@ def summary_lines(report: EvaluationReport) -> list[str]:
     ]
     if report.model_mismatch:
         lines.append(f"  NOTE: model {report.model} differs from the dataset's {report.dataset_model}")
-    if report.throughput:
-        lines.append(f"  throughput ratio:    {report.throughput.get('summary', '')}")
+    if report.throughput is not None:
+        lines.append(f"  throughput ratio:    {report.throughput.summary}")
     return lines
 
 
@@ -84,8 +84,8 @@ def markdown(report: EvaluationReport, figures: dict[str, str]) -> str:
             f"{s.longer} longer, {s.shorter} shorter, {s.same} unchanged.",
             "",
         ]
-    if r.throughput:
-        lines += ["## Throughput", "", "```", str(r.throughput.get("table", r.throughput)), "```", ""]
+    if r.throughput is not None:
+        lines += ["## Throughput", "", "```", r.throughput.table, "```", ""]
     for caption, path in figures.items():
         lines += [f"![{caption}]({path})", ""]
     return "\n".join(lines)

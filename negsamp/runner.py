@@ -30,18 +30,33 @@ def package_versions() -> dict[str, str]:
 
 
 class ModelPool:
-    """Loads a model at most once per attention implementation, on first need."""
+    """Loads a model at most once per attention implementation, on first need, on one device and dtype.
 
-    def __init__(self, model_name: str) -> None:
+    The device and dtype are resolved when the pool is made (`negsamp.models.resolve_device`),
+    so `--device cuda` on a machine without CUDA fails in one line before anything loads.
+    """
+
+    def __init__(self, model_name: str, *, device: str = "auto", dtype: str = "auto") -> None:
+        from negsamp.models import resolve_device, resolve_dtype
+
         self.model_name = model_name
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self._loaded: dict[str | None, tuple] = {}
+
+    def setting(self, attn_implementation: str | None = None) -> dict[str, str]:
+        """Device, dtype and attention a method needing `attn_implementation` runs with."""
+        from negsamp.models import resolve_attention
+
+        return {"device": self.device.type, "dtype": str(self.dtype).removeprefix("torch."),
+                "attention": resolve_attention(self.device, attn_implementation)}
 
     def get(self, attn_implementation: str | None) -> tuple:
         if attn_implementation not in self._loaded:
             from negsamp.models import load_model
 
             self._loaded[attn_implementation] = load_model(
-                self.model_name, attn_implementation=attn_implementation
+                self.model_name, attn_implementation=attn_implementation, device=str(self.device), dtype=self.dtype
             )
         return self._loaded[attn_implementation]
 
@@ -79,6 +94,7 @@ def run_method(
     loaded models across runs; the model is loaded only if a sample is pending.
     """
     check_unique(samples)
+    pool = pool or ModelPool(model_name)
     run = store.run(model_name, method.spec)
     stored = {p.sample_id: p for p in run.predictions()}
     pending_ids = {s.sample_id for s in samples} - stored.keys()
@@ -89,7 +105,8 @@ def run_method(
         run.write_manifest(
             sample_set_hash=requested_hash,
             sample_set_hashes=hashes,
-            generation={"decoding": "greedy", "stop": "eos or max_new_tokens", "batch_size": batch_size},
+            generation={"decoding": "greedy", "stop": "eos or max_new_tokens", "batch_size": batch_size,
+                        **pool.setting(method.attn_implementation)},
             versions=package_versions(),
         )
     if pending_ids:
@@ -97,7 +114,7 @@ def run_method(
 
         from negsamp.backends.hf import generate
 
-        model, tokenizer = (pool or ModelPool(model_name)).get(method.attn_implementation)
+        model, tokenizer = pool.get(method.attn_implementation)
         bar = tqdm(total=len(samples), initial=len(samples) - len(pending_ids), disable=not progress,
                    desc=method.spec, unit="sample")
         try:

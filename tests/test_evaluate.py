@@ -169,9 +169,10 @@ def test_throughput_is_attached_for_a_method_and_refused_for_predictions(tmp_pat
                  str(out), "--throughput", "--no-progress"]) == 0
     report = EvaluationReport.model_validate_json((out / "report.json").read_text())
     throughput = report.throughput
-    assert throughput["method"] == report.method and throughput["ratio"] > 0
-    assert throughput["lengths"]["samples"] == report.overall.negatives + report.overall.control
+    assert throughput.version == 2 and throughput.method == report.method and throughput.ratio > 0
+    assert throughput.lengths.samples == report.overall.negatives + report.overall.control
     assert "## Throughput" in (out / "report.md").read_text()
+    check_throughput_kv_matches_evaluate(built.dataset_dir, tiny_model_dir, tmp_path)
 
     preds = write_predictions(tmp_path / "p.jsonl", [])
     out2 = tmp_path / "eval2"
@@ -179,3 +180,22 @@ def test_throughput_is_attached_for_a_method_and_refused_for_predictions(tmp_pat
                  str(out2), "--throughput"]) == 1
     assert "--throughput needs --method" in capsys.readouterr().err
     assert not out2.exists()
+
+
+def check_throughput_kv_matches_evaluate(dataset_dir, model_dir, tmp_path):
+    """`throughput` on a prompt of a sample's length and split holds the KV bytes `evaluate` recorded for it."""
+    from negsamp.backends.hf import encode
+    from negsamp.evaluator import Evaluation, evaluate_method
+    from negsamp.models import load_tokenizer
+    from negsamp.throughput import measure_throughput
+
+    spec = "streamingllm:ratio=0.5,compress=context"
+    report = evaluate_method(dataset_dir, spec, tmp_path / "eval-ctx", progress=False)
+    sample = Evaluation(dataset_dir).samples()[0]
+    ids, split = encode(load_tokenizer(str(model_dir)), sample)
+    recorded = next(r for r in report.samples if r.sample_id == sample.sample_id).kv_bytes_prefill
+    run = measure_throughput(str(model_dir), spec, batch_sizes=[1], prompt_len=len(ids), question_len=len(ids) - split,
+                             gen_len=2, repeats=1, warmup=0)
+    assert 0 < split < len(ids)
+    assert run.results[0].method.kv_bytes_prefill == recorded
+    assert recorded < run.results[0].baseline.kv_bytes_prefill

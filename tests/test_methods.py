@@ -96,9 +96,11 @@ def test_parse_method_passes_methods_through():
 def test_method_behaviour_flags():
     assert parse_method("none").supports_batching
     assert parse_method("none").batching_note is None
-    snap = parse_method("snapkv")
-    assert not snap.supports_batching and "press" in snap.batching_note
-    assert not parse_method("kivi").supports_batching
+    assert parse_method("none").pad_prefill
+    for spec in ("snapkv", "kivi", "knorm:compress=context", "streamingllm:budget=8"):
+        assert parse_method(spec).supports_batching and not parse_method(spec).pad_prefill
+    pyramid = parse_method("pyramidkv")
+    assert not pyramid.supports_batching and "each layer" in pyramid.batching_note
     assert parse_method("h2o").attn_implementation == "eager"
     assert parse_method("snapkv").attn_implementation is None
     assert parse_method("press:cls=kvpress:KnormPress,attn=eager").attn_implementation == "eager"

@@ -45,7 +45,7 @@ def tiny_model(monkeypatch):
 
     calls = []
 
-    def fake_load_model(name, *, attn_implementation=None, dtype=None):
+    def fake_load_model(name, *, attn_implementation=None, dtype=None, device="auto"):
         calls.append({"name": name, "attn_implementation": attn_implementation})
         torch.manual_seed(0)
         config = LlamaConfig(
@@ -54,7 +54,7 @@ def tiny_model(monkeypatch):
             bos_token_id=1, eos_token_id=2, pad_token_id=0,
         )
         model = LlamaForCausalLM._from_config(config, attn_implementation=attn_implementation or "sdpa",
-                                              dtype=dtype or torch.float32)
+                                              dtype=dtype if isinstance(dtype, torch.dtype) else torch.float32)
         return model.eval(), TinyTokenizer()
 
     monkeypatch.setattr(models, "load_model", fake_load_model)
@@ -81,21 +81,21 @@ def lengths(method="streamingllm:ratio=0.5,budget=0,sink=4,compress=context", mo
 
 def test_structure_interleaving_and_skipped_batch_sizes(tiny_model, tmp_path):
     report = tp.measure_throughput(
-        "tiny", "streamingllm:ratio=0.5,compress=context", batch_sizes="2,1", prompt_len=24, gen_len=4,
-        repeats=3, warmup=1, lengths_report=lengths(),
+        "tiny", "pyramidkv:ratio=0.5", batch_sizes="2,1", prompt_len=24, gen_len=4,
+        repeats=3, warmup=1, lengths_report=lengths(method="pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,"
+                                                                 "compress=context+question"),
     )
-    assert report.version == tp.THROUGHPUT_VERSION
-    assert report.method == "streamingllm:ratio=0.5,budget=0,sink=4,compress=context"
+    assert report.version == tp.THROUGHPUT_VERSION == 2
+    assert report.method == "pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,compress=context+question"
     assert report.batch_sizes == [1, 2]
     assert tiny_model == [{"name": "tiny", "attn_implementation": None}]  # one model for both sides
 
-    # StreamingLLM does not batch: measured at 1 only, the reason is recorded.
+    # PyramidKV does not batch: measured at 1 only, the reason is recorded.
     one, two = report.results
     assert one.method is not None and one.ratios is not None and one.skipped is None
     assert two.method is None and two.ratios is None and two.end_to_end is None
     assert two.skipped.startswith("the method does not batch")
     assert any("batch size 1 only" in note for note in report.notes)
-    assert any("whole prompt" in note for note in report.notes)
 
     # Warm-ups first, then repeats; within a repeat each batch size in turn, the side
     # order alternating between repeats; the method never runs at batch size 2.
@@ -342,13 +342,13 @@ def test_measure_for_report_uses_the_reports_method_and_lengths(tiny_model, monk
     samples = [SampleResult.model_construct(sample_id="a", output_tokens=8, baseline_output_tokens=4)]
     report = EvaluationReport.model_construct(model="tiny", method="none", source="method", samples=samples)
     got = tp.measure_for_report(report, progress=False)
-    assert got["method"] == "none" and got["model"] == "tiny"
-    assert got["batch_sizes"] == [1, 4]
-    assert got["lengths"]["method_output_tokens_mean"] == 8.0
-    assert got["results"][0]["end_to_end"]["output_length_ratio"] == 2.0
-    assert "ratio" in got["table"] and got["summary"].startswith("method/baseline")
-    json.dumps(got)
-    assert tp.load_throughput(got).method == "none"
+    assert isinstance(got, tp.AttachedThroughput) and got.version == tp.THROUGHPUT_VERSION
+    assert got.method == "none" and got.model == "tiny"
+    assert got.batch_sizes == [1, 4]
+    assert got.lengths.method_output_tokens_mean == 8.0
+    assert got.results[0].end_to_end.output_length_ratio == 2.0
+    assert "ratio" in got.table and got.summary.startswith("method/baseline") and got.ratio > 0
+    assert tp.AttachedThroughput.model_validate_json(got.model_dump_json()) == got
 
 
 # --------------------------------------------------------------------------- CLI

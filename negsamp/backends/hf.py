@@ -46,8 +46,8 @@ from typing import Any
 
 import torch
 
-from negsamp.errors import InputError, NegsampError
 from negsamp.backends.ragged import join, uniform_length
+from negsamp.errors import InputError, NegsampError
 from negsamp.kvcache import kv_bytes, kv_tokens
 from negsamp.methods import Method, parse_method
 from negsamp.records import Prediction, Sample

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -20,6 +22,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: build/<recipe name>); holds runs/ and dataset/")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--device", default=None, help=DEVICE_HELP + " (default: the recipe's `device`, itself auto by default)")
+    parser.add_argument("--dtype", default=None, choices=["auto", *DTYPES], help=DTYPE_HELP + " (default: the recipe's `dtype`)")
     parser.set_defaults(func=run)
 
 
@@ -28,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from negsamp.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
+    override = {k: v for k, v in (("device", args.device), ("dtype", args.dtype)) if v is not None}
+    recipe = recipe.model_copy(update=override)
     out = args.out or Path("build") / recipe.name
     result = build(recipe, out, progress=not args.no_progress)
     print_summary(result)

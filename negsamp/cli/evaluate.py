@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -35,6 +37,8 @@ def register(subparsers) -> None:
     parser.add_argument("--throughput", action="store_true",
                         help="also measure throughput of the method vs the baseline and attach it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help=DTYPE_HELP)
     parser.set_defaults(func=run)
 
 
@@ -48,14 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.method:
         report = evaluate_method(args.dataset, args.method, args.out, config=args.config, model=args.model,
                                  allow_model_mismatch=args.allow_model_mismatch,
-                                 batch_size=args.batch_size, progress=not args.no_progress)
+                                 batch_size=args.batch_size, progress=not args.no_progress,
+                                 device=args.device, dtype=args.dtype)
     else:
         report = evaluate_predictions(args.dataset, args.predictions, config=args.config, model=args.model,
                                       allow_model_mismatch=args.allow_model_mismatch)
     if args.throughput:
         from negsamp.throughput import measure_for_report
 
-        report = report.model_copy(update={"throughput": measure_for_report(report, progress=not args.no_progress)})
+        report = report.model_copy(update={"throughput": measure_for_report(report, progress=not args.no_progress, device=args.device, dtype=args.dtype)})
     path = write_report(report, args.out)
     if args.submission:
         from negsamp.atomic import atomic_write_text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -29,6 +31,8 @@ def register(subparsers) -> None:
     parser.add_argument("--max-length", type=int, default=4096,
                         help="truncate prompts in the middle to this many tokens (default 4096)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help=DTYPE_HELP)
     parser.set_defaults(func=run)
 
 
@@ -47,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from negsamp.runner import ModelPool, run_method
     from negsamp.runs import RunStore
 
+    pool = ModelPool(args.model, device=args.device, dtype=args.dtype)  # a missing GPU fails here, first
     tokenizer = load_tokenizer(args.model)
     samples = []
     for spec in args.tasks:
         samples.extend(load_task_samples(spec, tokenizer=tokenizer, max_length=args.max_length))
     store = RunStore(args.out)
-    pool = ModelPool(args.model)
     for method in methods:
         result = run_method(store, args.model, method, samples, batch_size=args.batch_size,
                             progress=not args.no_progress, pool=pool)

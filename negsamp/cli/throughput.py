@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -19,7 +21,8 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("--model", default="smollm2-135m-instruct",
-                        help="smollm2-135m-instruct (bundled, default), a Hugging Face id or a local folder")
+                        help="smollm2-135m-instruct (bundled, default), a Hugging Face id, a local folder, or a "
+                             "model config (.json, or a folder without weights): random weights, nothing downloaded")
     parser.add_argument("--method", required=True, metavar="SPEC",
                         help="method spec, e.g. streamingllm:ratio=0.5 (see `negsamp methods`)")
     parser.add_argument("--batch-sizes", default="1,4,16", metavar="LIST",
@@ -31,9 +34,11 @@ def register(subparsers) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per side before measuring (default 1)")
     parser.add_argument("--lengths", type=Path, metavar="REPORT",
                         help="an evaluation report.json: adds end-to-end request times with its output lengths")
-    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda[:N]")
-    parser.add_argument("--dtype", default="auto",
-                        help="auto (float32 on CPU, bfloat16 on CUDA), float32, bfloat16 or float16")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help=DTYPE_HELP)
+    parser.add_argument("--question-len", type=int, default=None,
+                        help="the last tokens of each prompt are its question: methods with compress=context "
+                             "prefill them uncompressed, as evaluate does (default 32, at most prompt-len / 4)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads for torch (default: torch's own; 1 is often steadier on a shared CPU)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic prompts (default 0)")
@@ -49,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         args.model, args.method, batch_sizes=args.batch_sizes, prompt_len=args.prompt_len,
         gen_len=args.gen_len, repeats=args.repeats, warmup=args.warmup, lengths_report=args.lengths,
         progress=not args.no_progress, seed=args.seed, device=args.device, dtype=args.dtype,
-        threads=args.threads,
+        threads=args.threads, question_len=args.question_len,
     )
     paths = write_throughput(report, args.out)
     print(format_table(report))

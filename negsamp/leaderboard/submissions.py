@@ -168,26 +168,16 @@ def _check_fields(s: Submission, problems: _Collector) -> None:
         if len(key) > MAX_ENV_TEXT or len(value) > MAX_ENV_TEXT:
             problems.add(f"report.environment.{_show(key, 40)}", f"over {MAX_ENV_TEXT} characters")
     if r.throughput is not None:
-        if len(json.dumps(r.throughput, default=str)) > MAX_THROUGHPUT_JSON:
+        if len(r.throughput.model_dump_json()) > MAX_THROUGHPUT_JSON:
             problems.add("report.throughput", f"over {MAX_THROUGHPUT_JSON} characters of JSON")
-        ratio = _throughput_value(r.throughput)
-        if isinstance(ratio, str):
-            problems.add(ratio, "must be a positive finite number (method / baseline tokens per second)")
     for index, p in enumerate(s.predictions):
         if len(p.sample_id) > MAX_SAMPLE_ID:
             problems.add(f"predictions[{index}].sample_id", f"over {MAX_SAMPLE_ID} characters")
 
 
-def _throughput_value(throughput: dict) -> float | str | None:
-    """The submitted throughput ratio (`ratio` or `throughput_ratio` key); the field path if it is bad."""
-    for key in ("ratio", "throughput_ratio"):
-        if key in throughput:
-            value = throughput[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-                    or value <= 0:
-                return f"report.throughput.{key}"
-            return float(value)
-    return None
+def _throughput_value(throughput: Any) -> float | None:
+    """The submitted throughput ratio (`AttachedThroughput.ratio`, already checked positive and finite)."""
+    return throughput.ratio
 
 
 def read_submission(path: str | Path) -> Submission:

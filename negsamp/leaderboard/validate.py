@@ -211,5 +211,5 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
         id=entry_id or "submission", name=submission.name, paper_url=submission.paper_url, method=r.method,
         source=r.source, model=r.model, release=release, submitted=submission.submitted, overall=overall,
         by_category=by_category, by_task=by_task,
-        throughput_ratio=throughput if isinstance(throughput, float) else None, claims_checked=checked,
+        throughput_ratio=throughput, claims_checked=checked,
     )

@@ -9,14 +9,14 @@ machine move from minute to minute; ratios of interleaved runs hold much better.
 One run (one side, one batch size):
 
 - the prompt: `batch_size` rows of exactly `prompt_len` random token ids (seeded,
-  special tokens excluded), identical for both sides, no padding;
-- prefill: the whole prompt in one forward under `method.compression(model)` into
-  `method.make_cache(model, batch_size)` (for methods with `split_prefill`, this is
-  their `compress=context+question` setting: throughput does not depend on where
-  the question starts), then the first token is chosen (argmax) and fetched to the host;
-- decode: exactly `gen_len - 1` more greedy steps, end-of-sequence ignored, each
-  token fetched to the host (as a server checking stop conditions does), so both
-  sides do the same work.
+  special tokens excluded), identical for both sides, no padding; the last
+  `question_len` tokens are the question;
+- the run goes through the engine `evaluate` uses (`negsamp.backends.hf.run_rows`):
+  the same prefill (for `compress=context`, the context under compression, then the
+  question uncompressed), the same cache class, the same batching; the first token
+  is chosen (argmax) and fetched to the host;
+- decode: exactly `gen_len - 1` more greedy steps (`ignore_eos`), each token fetched
+  to the host (as a server checking stop conditions does), so both sides do the same work.
 
 Figures of one run:
 
@@ -24,7 +24,9 @@ Figures of one run:
 - `ttft_s` (time to first token) = prefill forward + choosing and fetching the first token;
 - `decode_s`: the `gen_len - 1` decode steps; decode tok/s = batch * (gen_len - 1) / decode_s;
   TPOT (time per output token, per request) = decode_s / (gen_len - 1);
-- KV bytes after the prefill and at the end (`negsamp.kvcache.kv_bytes`, whole batch);
+- KV bytes after the prefill and at the end (`negsamp.kvcache.kv_bytes`, on the device
+  the cache lives on; whole batch, the sum of what the engine charges each row, which is
+  what `evaluate` records per sample);
 - peak memory: the increase of memory over what the process held just before the run
   (weights excluded, KV cache + activations + logits included). On CUDA it is the
   allocator's peak (`torch.cuda.max_memory_allocated` after `reset_peak_memory_stats`)
@@ -54,7 +56,7 @@ Where things live (everything below is re-exported here):
   `Bandwidth`), `THROUGHPUT_VERSION`, `BASELINE_SPEC`, `Side`;
 - `options`: argument checks (`parse_batch_sizes`, device, dtype, progress);
 - `lengths`: output lengths from an evaluation report (`output_lengths`, `read_lengths`);
-- `primitives`: one timed run (`run_once`), synthetic prompts, peak memory
+- `primitives`: one timed run (`run_once`, a thin call of the engine), synthetic prompts, peak memory
   (`PeakMemory`), memory bandwidth (`measure_bandwidth`), weight bytes;
 - `figures`: medians, ratios and the end-to-end maths (`side_figures`, `ratios`,
   `request_seconds`, `end_to_end`);
@@ -100,6 +102,7 @@ from negsamp.throughput.render import format_table, summarise
 from negsamp.throughput.report import (
     BASELINE_SPEC,
     THROUGHPUT_VERSION,
+    AttachedThroughput,
     Bandwidth,
     BatchResult,
     EndToEnd,
@@ -125,6 +128,7 @@ __all__ = [
     "REPORT_WARMUP",
     "RSS_SAMPLE_S",
     "THROUGHPUT_VERSION",
+    "AttachedThroughput",
     "Bandwidth",
     "BatchResult",
     "EndToEnd",

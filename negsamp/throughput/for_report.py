@@ -9,7 +9,7 @@ from negsamp.errors import InputError
 from negsamp.throughput.lengths import output_lengths
 from negsamp.throughput.measure import measure_throughput
 from negsamp.throughput.render import format_table
-from negsamp.throughput.report import ThroughputReport
+from negsamp.throughput.report import AttachedThroughput, ThroughputReport
 
 # What `measure_for_report` runs: small enough for about a minute on our CPUs.
 REPORT_PROMPT_LEN = 512
@@ -18,13 +18,14 @@ REPORT_REPEATS = 3
 REPORT_WARMUP = 1
 
 
-def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | None = True) -> dict:
+def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | None = True,
+                       device: str = "auto", dtype: str = "auto") -> AttachedThroughput:
     """A throughput run for an evaluation report's model and method, with its own output lengths.
 
     Modest sizes (prompt 512, 32 generated tokens, batch sizes 1 and 4 — 1 only for
     methods that do not batch — 3 repeats after 1 warm-up) so it takes about a
-    minute for the bundled model on CPU. Returns the `ThroughputReport` as a JSON
-    dict plus `table` (the text table) and `ratio` for `EvaluationReport.throughput`.
+    minute for the bundled model on CPU. Returns the `ThroughputReport` plus `table`
+    (the text table) and `ratio`, typed as `AttachedThroughput` for `EvaluationReport.throughput`.
 
     `ratio` is the one number the leaderboard shows: the end-to-end speed-up at
     batch size 1 (per-request time with each side's measured output lengths,
@@ -40,8 +41,9 @@ def measure_for_report(report: Any, *, progress: bool | Callable[[str], Any] | N
         report.model, method, batch_sizes=sizes, prompt_len=REPORT_PROMPT_LEN, gen_len=REPORT_GEN_LEN,
         repeats=REPORT_REPEATS, warmup=REPORT_WARMUP,
         lengths_report=output_lengths(report, "this evaluation report"), progress=progress,
+        device=device, dtype=dtype,
     )
-    return {**result.model_dump(mode="json"), "table": format_table(result), "ratio": headline_ratio(result)}
+    return AttachedThroughput(**dict(result), table=format_table(result), ratio=headline_ratio(result))
 
 
 def headline_ratio(result: ThroughputReport) -> float | None:

@@ -49,23 +49,12 @@ def _reporter(progress: bool | Callable[[str], Any] | None) -> Callable[[str], A
 
 
 def _resolve_device(device: str) -> Any:
-    import torch
+    from negsamp.models import resolve_device
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"device={device!r} must be auto, cpu or cuda[:N]")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("device=cuda asked for, but torch sees no CUDA device")
-    return torch.device(device)
+    return resolve_device(device)
 
 
 def _resolve_dtype(dtype: str, device: Any) -> Any:
-    import torch
+    from negsamp.models import resolve_dtype
 
-    names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in names:
-        raise InputError(f"dtype={dtype!r} must be auto, {', '.join(names)}")
-    return names[dtype]
+    return resolve_dtype(dtype, device)

@@ -163,47 +163,25 @@ def synthetic_prompt(tokenizer: Any, model: Any, batch_size: int, prompt_len: in
     return allowed[picks]
 
 
-def run_once(model: Any, method: Any, input_ids: Any, gen_len: int) -> dict[str, float | int]:
-    """One timed prefill + fixed-length greedy decode under `method` (see the `negsamp.throughput` docstring)."""
-    import torch
+def run_once(model: Any, method: Any, input_ids: Any, gen_len: int, split: int) -> dict[str, float | int]:
+    """One timed prefill + fixed-length greedy decode under `method`, through the engine
+    (`negsamp.backends.hf.run_rows`, as `evaluate` runs it; see the `negsamp.throughput` docstring).
 
-    from negsamp.kvcache import kv_bytes
+    `split`: where each row's question starts (methods with `compress=context` compress
+    only the tokens before it). End-of-sequence is ignored: exactly `gen_len` tokens a row.
+    """
+    from negsamp.backends.hf import Row, run_rows
 
-    device = model.device
-    size, prompt_len = input_ids.shape
-    input_ids = input_ids.to(device)
-    position_ids = torch.arange(prompt_len, device=device).unsqueeze(0).expand(size, -1)
-    with torch.inference_mode(), PeakMemory(device) as memory:
-        cache = method.make_cache(model, size)
-        _sync(device)
-        start = time.perf_counter()
-        with method.compression(model):
-            out = model(input_ids=input_ids, position_ids=position_ids, past_key_values=cache, logits_to_keep=1)
-        _sync(device)
-        prefilled = time.perf_counter()
-        next_tokens = out.logits[:, -1, :].argmax(-1)
-        next_tokens.tolist()  # the first token is on the host
-        first = time.perf_counter()
-        bytes_prefill = kv_bytes(cache)
-        positions = torch.full((size, 1), prompt_len, dtype=torch.long, device=device)
-        del out
-        _sync(device)
-        decode_start = time.perf_counter()
-        for _ in range(gen_len - 1):
-            out = model(input_ids=next_tokens.unsqueeze(-1), position_ids=positions, past_key_values=cache)
-            positions = positions + 1
-            next_tokens = out.logits[:, -1, :].argmax(-1)
-            next_tokens.tolist()  # a server checks stop conditions on the host every step
-        _sync(device)
-        decode_end = time.perf_counter()
-        bytes_end = kv_bytes(cache)
-        del cache
+    rows = [Row(ids, split, gen_len) for ids in input_ids.tolist()]
+    with PeakMemory(model.device) as memory:
+        # no row stops early, so no padding token is ever fed: any id will do
+        results, timings = run_rows(model, method, rows, eos=set(), pad_id=0, ignore_eos=True)
     return {
-        "prefill_s": prefilled - start,
-        "ttft_s": first - start,
-        "decode_s": decode_end - decode_start,
-        "kv_bytes_prefill": int(bytes_prefill),
-        "kv_bytes_end": int(bytes_end),
+        "prefill_s": timings.prefill_s,
+        "ttft_s": timings.ttft_s,
+        "decode_s": timings.decode_s,
+        "kv_bytes_prefill": sum(r.kv_bytes_prefill for r in results),
+        "kv_bytes_end": sum(r.kv_bytes_end for r in results),
         "peak_mem_bytes": memory.increase,
         "peak_mem_total_bytes": int(memory.peak),
     }

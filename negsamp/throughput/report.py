@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from negsamp import __version__
 
-THROUGHPUT_VERSION = 1
+THROUGHPUT_VERSION = 2
 
 Side = Literal["baseline", "method"]
 BASELINE_SPEC = "none"
@@ -74,9 +75,9 @@ class RunRecord(_Model):
     decode_s: float
     """Seconds of the gen_len - 1 decode steps."""
     kv_bytes_prefill: int
-    """KV-cache bytes after the prefill (whole batch)."""
+    """KV-cache bytes after the prefill (whole batch: the sum of the rows' own bytes)."""
     kv_bytes_end: int
-    """KV-cache bytes after the last decode step (whole batch)."""
+    """KV-cache bytes after the last decode step (whole batch: the sum of the rows' own bytes)."""
     peak_mem_bytes: int
     """Peak memory increase over the start of the run (see `memory_measure`)."""
     peak_mem_total_bytes: int
@@ -200,8 +201,8 @@ class Bandwidth(_Model):
 class ThroughputReport(_Model):
     """`throughput.json`: baseline vs method speed and memory on one machine."""
 
-    version: Literal[1] = THROUGHPUT_VERSION
-    """Schema version."""
+    version: Literal[2] = THROUGHPUT_VERSION
+    """Schema version (2: prompts have a question part, timed through the engine `evaluate` uses)."""
     negsamp_version: str = __version__
     """negsamp version that measured it."""
     model: str
@@ -220,6 +221,8 @@ class ThroughputReport(_Model):
     """Attention implementation the method ran with (eager for methods that read attention weights)."""
     prompt_len: int
     """Prompt tokens per row."""
+    question_len: int
+    """Of which the last ones are the question (methods with `compress=context` leave them uncompressed)."""
     gen_len: int
     """Generated tokens per row (end-of-sequence ignored)."""
     repeats: int
@@ -250,3 +253,22 @@ class ThroughputReport(_Model):
     """Seconds the whole measurement took (model loading included)."""
     environment: dict[str, str]
     """Python, platform and package versions."""
+
+
+def _positive_finite(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a positive finite number (method / baseline tokens per second)")
+    return float(value)
+
+
+class AttachedThroughput(ThroughputReport):
+    """A throughput run attached to an evaluation report (`EvaluationReport.throughput`)."""
+
+    table: str
+    """The text table of the run (`format_table`)."""
+    ratio: Annotated[float | None, BeforeValidator(_positive_finite)]
+    """The one number the leaderboard shows: the end-to-end speed-up at the smallest batch
+    size (per-request time with each side's measured output lengths, baseline / method),
+    else the decode tok/s ratio there; None when the method was measured at no batch size."""
