@@ -71,6 +71,8 @@ def test_card_states_the_rule_and_counts(built):
     assert "not (b * (1 - t) < o)" in card or "not (b*(1-t) < o)" in card
     assert "passkey" in card and "kv_retrieval" in card
     assert (result.dataset_dir / "manifest.json").is_file()
+    generation = result.manifest.configs["tiny"].generation
+    assert (generation["device"], generation["dtype"]) == ("cpu", "float32")  # what really ran
 
 
 def test_rebuilding_from_the_store_is_byte_identical_without_generating(built, tmp_path, tiny_model_dir):
