@@ -7,6 +7,9 @@ the script prints both wall times and the speed-up. The two sides alternate
 (`--repeats` rounds, runner first on odd rounds) and each side's best round counts,
 so a noisy neighbour on the machine does not favour either.
 
+Then the same for a compressed method (`--press`, default SnapKV): `generate` batched
+against `generate` at batch size 1, outputs identical, and the batched speed-up.
+
     .venv/bin/python benchmarks/bench_runner.py                 # 16 samples, batch 16, 2 rounds
     .venv/bin/python benchmarks/bench_runner.py --batch-size 8 --repeats 1
 """
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=2, help="alternating rounds per side (best counts)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--press", default="snapkv:ratio=0.5",
+                        help="compressed method timed batched vs one at a time ('' to skip; default snapkv:ratio=0.5)")
     args = parser.parse_args(argv)
 
     import torch
@@ -58,40 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     def run_runner():
         return list(generate(model, tokenizer, "none", samples, model_name=args.model, batch_size=args.batch_size))
 
-    def run_plain():
-        texts, counts = [], []
-        with torch.inference_mode():
-            for ids, sample in zip(encoded, samples):
-                x = torch.tensor([ids])
-                out = model.generate(
-                    x, attention_mask=torch.ones_like(x), do_sample=False, max_new_tokens=sample.max_new_tokens
-                )
-                new = out[0, len(ids):].tolist()
-                texts.append(tokenizer.decode(new, skip_special_tokens=True))
-                counts.append(len(new))
-        return texts, counts
-
     # warm-up (first-call allocations, kernel selection) on one sample each
     generate(model, tokenizer, "none", samples[:1], model_name=args.model, batch_size=1).__next__()
     with torch.inference_mode():
         x = torch.tensor([encoded[0]])
         model.generate(x, attention_mask=torch.ones_like(x), do_sample=False, max_new_tokens=2)
 
-    best = {"runner": float("inf"), "plain": float("inf")}
-    preds = plain = None
-    for round_ in range(args.repeats):
-        order = ("runner", "plain") if round_ % 2 == 0 else ("plain", "runner")
-        for side in order:
-            start = time.perf_counter()
-            if side == "runner":
-                preds = run_runner()
-            else:
-                plain = run_plain()
-            elapsed = time.perf_counter() - start
-            best[side] = min(best[side], elapsed)
-            print(f"  round {round_ + 1} {side:6s} {elapsed:7.2f} s")
-
-    texts, counts = plain
+    best, results = alternate({"runner": run_runner, "plain": lambda: run_plain(model, tokenizer, encoded, samples)},
+                              args.repeats)
+    preds, (texts, counts) = results["runner"], results["plain"]
     mismatches = [
         (s.sample_id, p.prediction, t)
         for s, p, t, c in zip(samples, preds, texts, counts)
@@ -106,7 +86,64 @@ def main(argv: list[str] | None = None) -> int:
         f"runner (batched) {best['runner']:.2f} s, generate loop {best['plain']:.2f} s, "
         f"{tokens} output tokens: speed-up {best['plain'] / best['runner']:.2f}x"
     )
-    return 1 if mismatches else 0
+    failed = bool(mismatches)
+    if args.press:
+        failed |= press_ratio(model, tokenizer, samples, args)
+    return 1 if failed else 0
+
+
+def run_plain(model, tokenizer, encoded, samples):
+    """`model.generate` one sample at a time: (texts, output token counts)."""
+    import torch
+
+    texts, counts = [], []
+    with torch.inference_mode():
+        for ids, sample in zip(encoded, samples):
+            x = torch.tensor([ids])
+            out = model.generate(x, attention_mask=torch.ones_like(x), do_sample=False,
+                                 max_new_tokens=sample.max_new_tokens)
+            new = out[0, len(ids):].tolist()
+            texts.append(tokenizer.decode(new, skip_special_tokens=True))
+            counts.append(len(new))
+    return texts, counts
+
+
+def alternate(sides: dict, repeats: int) -> tuple[dict, dict]:
+    """Run each side `repeats` times, alternating who goes first; (best seconds, last result) per side."""
+    best = {name: float("inf") for name in sides}
+    results = {}
+    names = list(sides)
+    for round_ in range(repeats):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            results[name] = sides[name]()
+            elapsed = time.perf_counter() - start
+            best[name] = min(best[name], elapsed)
+            print(f"  round {round_ + 1} {name:9s} {elapsed:7.2f} s")
+    return best, results
+
+
+def press_ratio(model, tokenizer, samples, args) -> bool:
+    """A compressed method batched vs one sample at a time through the same engine; True on a mismatch."""
+    from negsamp.backends.hf import generate
+    from negsamp.methods import parse_method
+
+    method = parse_method(args.press)
+    if not method.supports_batching:
+        print(f"{method.spec}: does not batch ({method.batching_note})")
+        return False
+    print(f"{method.spec}: batch {args.batch_size} vs batch 1")
+
+    def side(size):
+        return lambda: list(generate(model, tokenizer, method, samples, model_name=args.model, batch_size=size))
+
+    best, results = alternate({"batched": side(args.batch_size), "one-by-one": side(1)}, args.repeats)
+    same = sum(a.prediction == b.prediction and a.output_tokens == b.output_tokens
+               for a, b in zip(results["batched"], results["one-by-one"]))
+    print(f"identical outputs: {same}/{len(samples)}")
+    print(f"{method.spec} batched {best['batched']:.2f} s, one at a time {best['one-by-one']:.2f} s: "
+          f"speed-up {best['one-by-one'] / best['batched']:.2f}x")
+    return same != len(samples)
 
 
 if __name__ == "__main__":

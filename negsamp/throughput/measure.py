@@ -219,20 +219,10 @@ def _results(setup: _Setup, runs: list[RunRecord], figures: dict) -> list[BatchR
 
 
 def measure_throughput(
-    model_name: str,
-    method_spec: str | Any,
-    *,
-    batch_sizes: Sequence[int] | str = (1, 4, 16),
-    prompt_len: int = 512,
-    gen_len: int = 32,
-    repeats: int = 5,
-    warmup: int = 1,
-    lengths_report: str | Path | Any | None = None,
-    progress: bool | Callable[[str], Any] | None = False,
-    seed: int = 0,
-    device: str = "auto",
-    dtype: str = "auto",
-    threads: int | None = None,
+    model_name: str, method_spec: str | Any, *, batch_sizes: Sequence[int] | str = (1, 4, 16),
+    prompt_len: int = 512, gen_len: int = 32, repeats: int = 5, warmup: int = 1,
+    lengths_report: str | Path | Any | None = None, progress: bool | Callable[[str], Any] | None = False,
+    seed: int = 0, device: str = "auto", dtype: str = "auto", threads: int | None = None,
     question_len: int | None = None,
 ) -> ThroughputReport:
     """Measure the baseline and `method_spec` on `model_name`, interleaved; see the `negsamp.throughput` docstring.
@@ -243,13 +233,12 @@ def measure_throughput(
     `threads`: CPU threads for torch (`torch.set_num_threads`; default: torch's own). On a
     CPU shared with other jobs, 1 thread is often steadier than all cores.
     `question_len`: the last tokens of each prompt are its question (see `compress=context`);
-    default `DEFAULT_QUESTION_LEN`, at most a quarter of `prompt_len`.
-    Every argument, the device included, is checked before the model is loaded.
+    default `DEFAULT_QUESTION_LEN`, at most a quarter of `prompt_len`. All is checked before loading.
     """
     wall_start = time.perf_counter()
     if question_len is None and isinstance(prompt_len, int):
         question_len = min(DEFAULT_QUESTION_LEN, prompt_len // 4)
-    numbers = {"prompt_len": prompt_len, "gen_len": gen_len, "repeats": repeats, "warmup": warmup,
+    numbers: dict[str, Any] = {"prompt_len": prompt_len, "gen_len": gen_len, "repeats": repeats, "warmup": warmup,
                "seed": seed, "question_len": question_len, "threads": threads}
     setup = _setup(model_name, method_spec, batch_sizes, lengths_report, numbers)
     torch_device = _resolve_device(device)
@@ -266,20 +255,18 @@ def measure_throughput(
         sides = {"baseline": (parse_method(BASELINE_SPEC), attn_baseline), "method": (setup.method, attn_method)}
         runs = _run_schedule(model, sides, prompts, _schedule(setup, warmup, repeats), gen_len,
                              prompt_len - question_len, say)
-        figures = {"prompt_len": prompt_len, "gen_len": gen_len, "weights": weights,
-                   "bandwidth": bandwidth.bytes_per_s}
-        results = _results(setup, runs, figures)
+        results = _results(setup, runs, {"prompt_len": prompt_len, "gen_len": gen_len, "weights": weights,
+                                         "bandwidth": bandwidth.bytes_per_s})
         device_name = _device_name(torch_device)
         del model
         gc.collect()
     from negsamp.evaluator import environment
 
     return ThroughputReport(
-        model=model_name, method=setup.method.spec, device=device_name,
-        dtype=str(torch_dtype).removeprefix("torch."), attn_baseline=attn_baseline, attn_method=attn_method,
-        prompt_len=prompt_len, question_len=question_len, gen_len=gen_len, repeats=repeats, warmup=warmup,
-        seed=seed, batch_sizes=setup.sizes, weight_bytes=weights, bandwidth=bandwidth, results=results,
+        model=model_name, method=setup.method.spec, device=device_name, dtype=str(torch_dtype).removeprefix("torch."),
+        attn_baseline=attn_baseline, attn_method=attn_method, batch_sizes=setup.sizes, weight_bytes=weights,
         memory_measure=MEMORY_MEASURE_CUDA if torch_device.type == "cuda" else MEMORY_MEASURE_CPU,
-        lengths=setup.lengths, runs=runs, notes=setup.notes, summary=summarise(results),
-        wall_s=time.perf_counter() - wall_start, environment=environment(),
+        bandwidth=bandwidth, results=results, lengths=setup.lengths, runs=runs, notes=setup.notes,
+        summary=summarise(results), wall_s=time.perf_counter() - wall_start, environment=environment(),
+        **{k: v for k, v in numbers.items() if k != "threads"},
     )
