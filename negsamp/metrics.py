@@ -428,6 +428,14 @@ def _check_strings(task: str, field: str, value, *, allow_none: bool) -> None:
             raise InputError(f"{task}: {field} must be {kind}, but it holds {item!r} ({type(item).__name__})")
 
 
+def _count_answers(answers):
+    # LongBench's count_score compares against `str(ground_truth)`, so an integer ground
+    # truth (as some copies of passage_count store it) scores like its decimal text.
+    if isinstance(answers, list | tuple):
+        return [str(a) if isinstance(a, int) and not isinstance(a, bool) else a for a in answers]
+    return answers
+
+
 def score(
     task: str,
     prediction: str,
@@ -450,6 +458,8 @@ def score(
         )
     if not isinstance(prediction, str):
         raise InputError(f"{task}: prediction must be a string, got {type(prediction).__name__}")
+    if info.metric == "count_score":
+        answers = _count_answers(answers)
     _check_strings(task, "answers", answers, allow_none=False)
     _check_strings(task, "all_classes", all_classes, allow_none=True)
     if info.first_line:
@@ -480,7 +490,9 @@ def score_frame(df: pl.DataFrame) -> pl.DataFrame:
             f"need {', '.join(SCORE_FRAME_COLUMNS)} (and optionally all_classes); got {', '.join(df.columns) or 'none'}"
         )
     string_lists = (pl.List(pl.String), pl.List(pl.Null))
-    expected = {"task": (pl.String,), "prediction": (pl.String, pl.Null), "answers": string_lists}
+    # Integer answers: passage_count's ground truth may be a number (see `_count_answers`).
+    expected = {"task": (pl.String,), "prediction": (pl.String, pl.Null),
+                "answers": (*string_lists, pl.List(pl.Int64))}
     if "all_classes" in df.columns:
         expected["all_classes"] = (*string_lists, pl.Null)
     for name, dtypes in expected.items():

@@ -65,6 +65,19 @@ class Sample(SampleFields):
 
     version: Literal[1] = SAMPLE_VERSION
     """Schema version of this record."""
+    protocol: Literal["longbench", "rethink"] = "longbench"
+    """How a LongBench prompt was built: `longbench` (LongBench's pred.py) or `rethink` (the
+    paper's evaluator); synthetic samples keep the default. Not a dataset column: a dataset
+    states its protocol in its card."""
+    stop_texts: list[str] = []
+    """Texts whose last token also ends generation, besides end-of-sequence (the paper's
+    evaluator stops samsum at "\n")."""
+    min_new_tokens: int = 0
+    """Tokens to generate before an end token may stop generation (the reference's `min_length`)."""
+
+    def dataset_fields(self) -> dict:
+        """The fields a dataset row carries (`SampleFields`)."""
+        return self.model_dump(include=set(SampleFields.model_fields))
 
 
 class Prediction(BaseModel):

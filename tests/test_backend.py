@@ -13,7 +13,7 @@ from negsamp.backends.hf import encode, generate
 from negsamp.errors import InputError
 from negsamp.kvcache import kv_bytes, kv_tokens
 from negsamp.methods import parse_method
-from negsamp.methods.base import BUILTIN_ENTRY_POINTS, ENTRY_POINT_GROUP
+from negsamp.methods.base import ENTRY_POINT_GROUP
 from negsamp.methods.kivi_cache import KiviCache, KiviLayer, pack, unpack
 
 # One test spec per registered method, and what it must do to the KV bytes after prefill:
@@ -35,8 +35,7 @@ METHOD_CASES: dict[str, tuple[str, float | str]] = {
 
 def registered_names() -> set[str]:
     """Methods registered through entry points (run-time test plug-ins excluded)."""
-    names = {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    return names | set(BUILTIN_ENTRY_POINTS)
+    return {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def test_every_registered_method_has_a_case():

@@ -7,6 +7,7 @@ in-memory byte-level one (one token per UTF-8 byte), so decoding gives back exac
 
 from __future__ import annotations
 
+import os
 import json
 import re
 import sys
@@ -18,12 +19,12 @@ import pytest
 from conftest import build_byte_tokenizer
 
 from negsamp.errors import InputError, UnknownNameError
-from negsamp.tasks import get_spec, get_task
-from negsamp.tasks.longbench import LONGBENCH_PROMPTS, NO_CHAT_TASKS, load_longbench
-from negsamp.tasks.registry import LONGBENCH_TASKS
+from negsamp.tasks import get_task
+from negsamp.tasks.longbench import load_longbench
+from negsamp.tasks.longbench_table import LONGBENCH_TASKS, NO_CHAT_TASKS, longbench_configs
 from negsamp.tasks.sources import load_task_samples, validate_task_spec
 
-DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
+DATA = Path(os.environ.get("NEGSAMP_SHARED_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
 SAMPLES = DATA / "longbench_sample"
 needs_shared_data = pytest.mark.skipif(
     not SAMPLES.is_dir(),
@@ -64,21 +65,21 @@ def write_jsonl(path: Path, rows: list) -> Path:
 
 
 def test_every_longbench_task_has_pred_py_prompt_budget_and_chat_choice():
-    assert list(LONGBENCH_PROMPTS) and set(LONGBENCH_PROMPTS) == set(LONGBENCH_TASKS)
-    assert len(LONGBENCH_PROMPTS) == 21
+    table = longbench_configs()
+    assert list(table) == list(LONGBENCH_TASKS) and len(table) == 21
     for task in LONGBENCH_TASKS:
-        spec = get_spec(task)
+        spec = get_task(task)
+        assert spec is not None and spec == table[task]  # the registry serves the table itself
         assert spec.chat_template is (task not in NO_CHAT_TASKS)
-        assert (spec.metric, spec.category) == (get_task(task).metric, get_task(task).category)
         assert "{context}" in spec.prompt_template
     assert set(NO_CHAT_TASKS) == {"trec", "triviaqa", "samsum", "lsht", "lcc", "repobench-p"}
-    budgets = {task: get_spec(task).max_new_tokens for task in LONGBENCH_TASKS}
+    budgets = {task: get_task(task).max_new_tokens for task in LONGBENCH_TASKS}
     assert budgets["gov_report"] == budgets["qmsum"] == budgets["multi_news"] == budgets["vcsum"] == 512
     assert budgets["hotpotqa"] == budgets["triviaqa"] == budgets["passage_count"] == 32
     assert budgets["narrativeqa"] == budgets["qasper"] == budgets["samsum"] == budgets["dureader"] == 128
     assert budgets["trec"] == budgets["lcc"] == budgets["repobench-p"] == budgets["multifieldqa_en"] == 64
-    assert get_spec("lcc").prompt_template == "Please complete the code given below. \n{context}Next line of code:\n"
-    assert get_spec("narrativeqa").prompt_template.count("asconcisely") == 2  # LongBench's typo, kept
+    assert get_task("lcc").prompt_template == "Please complete the code given below. \n{context}Next line of code:\n"
+    assert get_task("narrativeqa").prompt_template.count("asconcisely") == 2  # LongBench's typo, kept
 
 
 # --------------------------------------------------------------------------- the shared samples
@@ -90,7 +91,7 @@ def test_shared_samples_load_with_pred_py_prompts(tok, task):
     rows = rows_of(task)
     samples = load_longbench(task, path=SAMPLES / f"{task}.jsonl", tokenizer=tok, max_length=NO_LIMIT)
     assert len(samples) == len(rows)
-    template = LONGBENCH_PROMPTS[task][0]
+    template = get_task(task).prompt_template
     tail = template.split("{context}", 1)[1]
     for index, (sample, source) in enumerate(zip(samples, rows)):
         plain = template.format(context=source["context"], input=source["input"])
@@ -103,7 +104,7 @@ def test_shared_samples_load_with_pred_py_prompts(tok, task):
         assert (sample.answers, sample.all_classes, sample.length) == \
             (source["answers"], source["all_classes"], source["length"])
         assert (sample.context, sample.input) == (source["context"], source["input"])
-        assert sample.max_new_tokens == LONGBENCH_PROMPTS[task][1]
+        assert sample.max_new_tokens == get_task(task).max_new_tokens
         assert sample.source == f"longbench:local:{SAMPLES / f'{task}.jsonl'}"
     assert len({s.sample_id for s in samples}) == len(samples)
 
@@ -118,7 +119,7 @@ def test_sample_ids_are_stable(tok):
 @needs_shared_data
 def test_truncation_keeps_the_head_and_the_tail_of_the_prompt(tok):
     source = rows_of("qmsum")[0]
-    plain = LONGBENCH_PROMPTS["qmsum"][0].format(context=source["context"], input=source["input"])
+    plain = get_task("qmsum").prompt_template.format(context=source["context"], input=source["input"])
     ids = tok(plain)["input_ids"]
     max_length = 3000
     assert len(ids) > max_length
@@ -172,7 +173,7 @@ def test_tokenizer_without_chat_template_gets_the_plain_prompt(tmp_path):
     file = write_jsonl(tmp_path / "qasper.jsonl", [row()])
     (sample,) = load_longbench("qasper", path=file, tokenizer=plain_tok, max_length=5000)
     assert sample.chat_template is False
-    assert sample.prompt == LONGBENCH_PROMPTS["qasper"][0].format(context=row()["context"], input=row()["input"])
+    assert sample.prompt == get_task("qasper").prompt_template.format(context=row()["context"], input=row()["input"])
 
 
 def test_chat_template_fn_replaces_the_tokenizer_template(tok, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import json
 import subprocess
 import sys
@@ -14,10 +15,11 @@ from negsamp import metrics
 from negsamp.errors import InputError, UnknownNameError
 from negsamp.metrics import METRICS, register_metric, score, score_frame
 from negsamp.tasks import registry
-from negsamp.tasks.registry import LONGBENCH_TASKS, TaskInfo, get_task, known_tasks, register_task
+from negsamp.tasks.config import TaskConfig
+from negsamp.tasks.registry import LONGBENCH_TASKS, get_task, known_tasks, register_task
 
 ROOT = Path(__file__).parents[1]
-SHARED_DATA = ROOT / ".." / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("NEGSAMP_SHARED_DATA", ROOT / ".." / "shared" / "data"))
 OWN_CASES = Path(__file__).parent / "data" / "metric_cases.json"
 
 needs_shared = pytest.mark.skipif(
@@ -191,39 +193,60 @@ def test_task_info_is_frozen_and_checked():
     with pytest.raises(AttributeError):
         info.metric = "qa_f1_score"
     with pytest.raises(ValueError, match="category"):
-        TaskInfo("x", "qa_f1_score", "", "en")
+        TaskConfig("x", "qa_f1_score", "", "en")
 
 
 def test_register_task_conflict(monkeypatch):
-    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+    monkeypatch.setattr(registry, "_extra", {})
     register_task(get_task("lcc"))  # same info again: fine
     with pytest.raises(ValueError, match="already registered"):
-        register_task(TaskInfo("lcc", "qa_f1_score", "Code", "en"))
-    register_task(TaskInfo("lcc", "qa_f1_score", "Code", "en"), replace=True)
+        register_task(TaskConfig("lcc", "qa_f1_score", "Code", "en"))
+    register_task(TaskConfig("lcc", "qa_f1_score", "Code", "en"), replace=True)
     assert get_task("lcc").metric == "qa_f1_score"
 
 
 def test_new_task_with_ruler_metric(monkeypatch):
-    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
-    register_task(TaskInfo("niah_multikey", "string_match_all", "Synthetic", "en"))
+    monkeypatch.setattr(registry, "_extra", {})
+    register_task(TaskConfig("niah_multikey", "string_match_all", "Synthetic", "en"))
     assert "niah_multikey" in known_tasks()
     assert score("niah_multikey", "keys: 11, 22", ["11", "22", "33"]) == pytest.approx(2 / 3)
 
 
 def test_register_metric(monkeypatch):
     monkeypatch.setattr(metrics, "METRICS", dict(METRICS))
-    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
+    monkeypatch.setattr(registry, "_extra", {})
     register_metric("exact", lambda pred, gt, classes: float(pred == gt), per_answer=True)
     with pytest.raises(ValueError, match="already registered"):
         register_metric("exact", lambda pred, answers, classes: 0.0)
-    register_task(TaskInfo("toy", "exact", "QA", "en"))
+    register_task(TaskConfig("toy", "exact", "QA", "en"))
     assert score("toy", "b", ["a", "b"]) == 1.0
     assert score("toy", "c", ["a", "b"]) == 0.0
 
 
+def test_count_score_takes_an_integer_ground_truth_as_longbench_does():
+    # LongBench's count_score compares against str(ground_truth).
+    assert score("passage_count", "There are 13 unique paragraphs.", [13]) == 1.0
+    assert score("passage_count", "13 or 14", [13]) == 0.5
+    assert score("passage_count", "013", [13]) == 0.0
+    assert score("passage_count", "13", [13]) == score("passage_count", "13", ["13"])
+    with pytest.raises(InputError, match="answers must be a list of strings"):
+        score("hotpotqa", "13", [13])  # only count_score stringifies
+    frame = score_frame(pl.DataFrame({"sample_id": ["a"], "task": ["passage_count"], "prediction": ["7"],
+                                      "answers": [[7]]}))
+    assert frame["score"].to_list() == [1.0]
+
+
+def test_registry_is_built_by_one_function_without_import_side_effects():
+    # Importing builds nothing; the registry is what build_registry() returns, the same twice.
+    code = ("import negsamp.metrics, negsamp.tasks.registry as r; assert r._builtin.cache_info().currsize == 0; "
+            "t = r.build_registry(); assert t == r.build_registry() and len(t) == 27; "
+            "assert t['gov_report'].max_new_tokens == 512 and t['passkey'].metric == 'string_match_all'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_task_with_unregistered_metric(monkeypatch):
-    monkeypatch.setattr(registry, "_TASKS", dict(registry._TASKS))
-    register_task(TaskInfo("toy", "no_such_metric", "QA", "en"))
+    monkeypatch.setattr(registry, "_extra", {})
+    register_task(TaskConfig("toy", "no_such_metric", "QA", "en"))
     with pytest.raises(InputError, match="toy: its metric 'no_such_metric' is not registered"):
         score("toy", "a", ["a"])
 

@@ -6,6 +6,7 @@ Needs the paper's released per-sample scores in ../shared/data/paper_scores
 
 from __future__ import annotations
 
+import os
 import argparse
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from negsamp import mining, paper_scores
 
-DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
+DATA = Path(os.environ.get("NEGSAMP_SHARED_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
 SCORES = DATA / "paper_scores"
 EXPECTED = SCORES / "EXPECTED_COUNTS.json"
 

@@ -20,7 +20,7 @@ from conftest import build_byte_tokenizer
 from negsamp.errors import InputError, UnknownNameError
 from negsamp.metrics import score
 from negsamp.records import Sample
-from negsamp.tasks import get_spec, get_task
+from negsamp.tasks import get_task
 from negsamp.tasks import synthetic as syn
 from negsamp.tasks._words import COLORS, FILLER_SENTENCES, JOBS, NOUNS, WORDS
 from negsamp.tasks.sources import load_task_samples, parse_task_spec, validate_task_spec
@@ -146,7 +146,7 @@ def test_depths_default_to_an_even_spread_and_cycle_when_given(tok):
 def test_answers_are_correct_by_construction(tok, family):
     for sample in syn.make_samples(family, tokenizer=tok, lengths=[1500], count=4, seed=5):
         assert sample.task == family and sample.category == "Synthetic"
-        assert sample.max_new_tokens == get_spec(family).max_new_tokens <= 32
+        assert sample.max_new_tokens == get_task(family).max_new_tokens <= 32
         assert sample.chat_template is False
         assert sample.prompt[:sample.question_start].endswith(sample.context)
         assert sample.prompt[sample.question_start:].lstrip().startswith(sample.input)
@@ -240,7 +240,7 @@ def test_spec_strings_parse():
 
 
 @pytest.mark.parametrize("spec, error, message", [
-    ("needle:lengths=10", UnknownNameError, "known: synthetic families common_words"),
+    ("needle:lengths=10", UnknownNameError, "known sources: common_words, fact_qa"),
     ("hotpotqa", UnknownNameError, "written 'longbench:hotpotqa'"),
     ("longbench:hotpot", UnknownNameError, "known LongBench tasks: narrativeqa"),
     ("longbench:", InputError, "name the LongBench task"),
@@ -259,7 +259,7 @@ def test_spec_strings_parse():
     ("passkey:count", InputError, "expected key=value"),
     ("passkey:count=", InputError, "has no value"),
     ("common_words:depths=0.5", InputError, "no needle"),
-    ("longbench:qasper:lengths=100", InputError, "unknown parameter 'lengths'; parameters: path, limit"),
+    ("longbench:qasper:lengths=100", InputError, "unknown parameter 'lengths'; parameters: path, limit, protocol"),
     ("longbench:qasper:limit=-1", InputError, "limit must be at least 0"),
 ])
 def test_bad_spec_strings_are_refused_before_any_model(spec, error, message):

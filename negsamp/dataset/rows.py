@@ -90,8 +90,7 @@ class DatasetRow(SampleFields):
         cls, sample: Sample, *, threshold: float, baseline: Outcome, methods: Sequence[MethodOutcome]
     ) -> DatasetRow:
         """A row from a `Sample` plus the outcomes (the builder's usual path)."""
-        fields = sample.model_dump(exclude={"version"})
-        return cls(**fields, threshold=threshold, baseline=baseline, methods=list(methods))
+        return cls(**sample.dataset_fields(), threshold=threshold, baseline=baseline, methods=list(methods))
 
     @property
     def key(self) -> tuple[str, str]:

@@ -43,23 +43,9 @@ from functools import cache
 from typing import Any, ClassVar, Literal
 
 from negsamp.errors import InputError, UnknownNameError
+from negsamp.specs import format_spec, parse_spec
 
 ENTRY_POINT_GROUP = "negsamp.methods"
-
-# The built-ins, as pyproject.toml registers them. Used only when negsamp's own
-# entry points are not installed (running from a source tree without `pip install -e .`).
-BUILTIN_ENTRY_POINTS: dict[str, str] = {
-    "none": "negsamp.methods.baseline:Baseline",
-    "streamingllm": "negsamp.methods.eviction:StreamingLLM",
-    "snapkv": "negsamp.methods.eviction:SnapKV",
-    "h2o": "negsamp.methods.eviction:H2O",
-    "tova": "negsamp.methods.eviction:TOVA",
-    "knorm": "negsamp.methods.eviction:Knorm",
-    "expected_attention": "negsamp.methods.eviction:ExpectedAttention",
-    "pyramidkv": "negsamp.methods.eviction:PyramidKV",
-    "press": "negsamp.methods.press:Press",
-    "kivi": "negsamp.methods.kivi:KIVI",
-}
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -157,24 +143,10 @@ def convert_value(method: str, name: str, raw: str, typ: Any) -> Any:
 
 
 def split_spec(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """Split `name:key=value,...` into the name and its (key, raw value) pairs, in order."""
-    if not isinstance(text, str) or not text.strip():
-        raise InputError("empty method spec; expected e.g. 'none' or 'snapkv:ratio=0.5'")
-    name, _, rest = text.strip().partition(":")
-    name = name.strip()
-    pairs: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    if rest.strip():
-        for item in rest.split(","):
-            key, eq, value = item.partition("=")
-            key, value = key.strip(), value.strip()
-            if not eq or not key:
-                raise InputError(f"method spec {text!r}: expected key=value, got {item.strip()!r}")
-            if key in seen:
-                raise InputError(f"method spec {text!r}: parameter {key!r} given twice")
-            seen.add(key)
-            pairs.append((key, value))
-    return name, pairs
+    """Split `name:key=value,...` into the name and its (key, raw value) pairs, in order
+    (the grammar of `negsamp.specs`, shared with task sources)."""
+    parsed = parse_spec(text, kind="method")
+    return parsed.name, list(parsed.params)
 
 
 @dataclass(frozen=True)
@@ -221,8 +193,7 @@ class Method:
     @property
     def spec(self) -> str:
         """Canonical spec: name, then every parameter (defaults included) in declaration order."""
-        items = [f"{p.name}={format_value(getattr(self, p.name))}" for p in self.params()]
-        return f"{self.name}:{','.join(items)}" if items else self.name
+        return format_spec(self.name, [(p.name, format_value(getattr(self, p.name))) for p in self.params()])
 
     def __str__(self) -> str:
         return self.spec
@@ -297,16 +268,6 @@ def check_positive(method: str, name: str, value: Any, minimum: int = 1) -> None
 _extra: dict[str, type[Method]] = {}
 
 
-def _load(ref: str) -> Any:
-    import importlib
-
-    module, _, attr = ref.partition(":")
-    obj = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 @cache
 def _entry_point_methods() -> dict[str, type[Method]]:
     from importlib.metadata import entry_points
@@ -323,9 +284,6 @@ def _entry_point_methods() -> dict[str, type[Method]]:
             warnings.warn(f"cannot load negsamp method {ep.name!r} ({ep.value}): {err}", stacklevel=2)
             continue
         found[ep.name] = cls
-    for name, ref in BUILTIN_ENTRY_POINTS.items():
-        if name not in found:
-            found[name] = _load(ref)
     return found
 
 

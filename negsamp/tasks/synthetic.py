@@ -37,8 +37,7 @@ from typing import Any
 from negsamp.errors import InputError, UnknownNameError
 from negsamp.records import Sample, content_id
 from negsamp.tasks import _words as words
-from negsamp.tasks.registry import TaskInfo, register_task
-from negsamp.tasks.spec import TaskSpec, locate_in_wrapped, register_spec
+from negsamp.tasks.config import TaskConfig, locate_in_wrapped
 
 MAX_LENGTH = 1_000_000
 """Longest prompt, in tokens, that `make_samples` accepts."""
@@ -67,7 +66,8 @@ Puzzle = dict[str, Any]
 class Family:
     """A synthetic task family."""
 
-    spec: TaskSpec
+    config: TaskConfig
+    """The family's task config (prompt, budget, metric)."""
     uses_depth: bool
     """Whether the family has a needle whose depth can be chosen (not common_words)."""
     padded: bool
@@ -80,7 +80,7 @@ class Family:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        return self.config.name
 
 
 # --------------------------------------------------------------------------- helpers
@@ -322,10 +322,10 @@ def _qa_render(p: Puzzle, n: int, pad: int, depth: float, seed: str) -> Rendered
 
 def _family(name: str, template: str, max_new_tokens: int, metric: str, *, draw, render,
             uses_depth: bool = True, padded: bool = False) -> Family:
-    spec = register_spec(TaskSpec(name=name, prompt_template=template, max_new_tokens=max_new_tokens,
-                                  chat_template=False, metric=metric, category="Synthetic"))
-    register_task(TaskInfo(name, metric, "Synthetic", "en"))
-    return Family(spec=spec, uses_depth=uses_depth, padded=padded, draw=draw, render=render)
+    # Raw completion prompts (chat_template=False): see docs/tasks.md.
+    config = TaskConfig(name=name, metric=metric, category="Synthetic", language="en",
+                        prompt_template=template, max_new_tokens=max_new_tokens, chat_template=False)
+    return Family(config=config, uses_depth=uses_depth, padded=padded, draw=draw, render=render)
 
 
 FAMILIES: dict[str, Family] = {
@@ -351,6 +351,11 @@ FAMILIES: dict[str, Family] = {
                 padded=True),
     )
 }
+
+
+def synthetic_configs() -> dict[str, TaskConfig]:
+    """The families' task configs, by name (read by `negsamp.tasks.registry`)."""
+    return {name: family.config for name, family in FAMILIES.items()}
 
 
 def known_families() -> list[str]:
@@ -437,7 +442,7 @@ def make_samples(
     count = check_count(count)
     seed = check_seed(seed)
     depths = check_depths(depths)
-    use_chat = chosen.spec.chat_template if chat_template is None else bool(chat_template)
+    use_chat = chosen.config.chat_template if chat_template is None else bool(chat_template)
     if use_chat and not getattr(tokenizer, "chat_template", None):
         raise InputError(f"{family}: chat_template=True, but the tokenizer has no chat template")
     samples = []
@@ -496,7 +501,7 @@ def _make_one(family: Family, tokenizer: Any, *, length: int, depth: float, seed
     return Sample(
         sample_id=content_id("synthetic", family.name, source, best.prompt, list(rendered.answers)),
         task=family.name,
-        category=family.spec.category,
+        category=family.config.category,
         source=source,
         source_index=index,
         context=rendered.context,
@@ -506,7 +511,7 @@ def _make_one(family: Family, tokenizer: Any, *, length: int, depth: float, seed
         length=best.tokens,
         prompt=best.prompt,
         question_start=best.question_start,
-        max_new_tokens=family.spec.max_new_tokens,
+        max_new_tokens=family.config.max_new_tokens,
         chat_template=chat,
     )
 
