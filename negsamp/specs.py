@@ -83,6 +83,8 @@ def _split_params(text: str, kind: str, rest: str) -> tuple[tuple[str, str], ...
             raise InputError(f"{kind} spec {text!r}: parameter {key!r} is given twice")
         if not value:
             raise InputError(f"{kind} spec {text!r}: parameter {key!r} has no value")
+        if re.search(r",\s*=", value):
+            raise InputError(f"{kind} spec {text!r}: a parameter has no name in {piece.strip()!r}")
         if value.endswith(","):
             raise InputError(f"{kind} spec {text!r}: trailing comma after {key}={value[:-1]!r}")
         pairs.append((key, value))
