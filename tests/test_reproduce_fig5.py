@@ -120,3 +120,12 @@ def test_passage_count_median_is_zero_and_warned():
     thr = dict(result.counts.select("task", "threshold").iter_rows())
     assert thr["passage_count"] == 0.0
     assert any("passage_count" in w for w in result.warnings)
+
+
+def test_paper_plotted_totals_count_passage_count_twice(produced, expected):
+    # The paper's Figure 5 script lists passage_count twice and sums over its list.
+    for rule in ("median_rule", "mean_rule"):
+        for method_set, per_t in produced["paper_plotted_totals"][rule].items():
+            for percent, total in per_t.items():
+                per_task = expected[rule][method_set][percent]
+                assert total == sum(per_task.values()) + per_task["passage_count"]

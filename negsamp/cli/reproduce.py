@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Count negative samples per task for H2O, StreamingLLM (c2048_w32), KIVI (4 bits), GEAR "
             "(8 bits) and the intersections Sparse (C) and Quant (C) at t in {1,2,4,8,10,16,24,32}%%, "
             "under the median and the mean rule, for every task in --scores. Writes "
-            "OUT/fig5_counts.json (rule -> method -> threshold %% -> task -> count) and OUT/fig5.png."
+            "OUT/fig5_counts.json (rule -> method -> threshold %% -> task -> count), OUT/fig5.png (totals "
+            "over the tasks, each once) and OUT/fig5_paper_totals.png (totals as the paper plotted them: "
+            "its script lists passage_count twice, so its negatives count twice)."
         ),
     )
     fig5.add_argument(
@@ -92,6 +94,11 @@ def run_fig5(args: argparse.Namespace) -> int:
         "tasks": tasks,
         **counts,
     }
+    paper_sweep = paper_scores.paper_plotted_sweep(sweep)
+    document["paper_plotted_totals"] = _totals(paper_sweep)
+    document["paper_plotted_totals_note"] = (
+        "rule -> method -> threshold % -> negatives summed as the paper's Figure 5 script sums them "
+        "(its task list names passage_count twice); per-task counts above count every task once")
     out_json = args.out / "fig5_counts.json"
     text = json.dumps(document, indent=2) + "\n"
     atomic_write(out_json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -118,5 +125,34 @@ def run_fig5(args: argparse.Namespace) -> int:
         },
         title=f"Negative samples vs threshold, {len(tasks)} LongBench task(s) (cf. paper Figure 5)",
     )
-    print(f"\nwrote {out_json} and {png}")
+    paper_png = plots.plot_sweep(
+        paper_sweep,
+        args.out / "fig5_paper_totals.png",
+        groups={"Sparse": ["H2O", "StreamingLLM", "Sparse (C)"], "Quant": ["KIVI", "GEAR", "Quant (C)"]},
+        title="As the paper plotted Figure 5: totals with passage_count counted twice",
+    )
+    _print_totals("as the paper plotted them (passage_count counted twice)", document["paper_plotted_totals"])
+    print(f"\nwrote {out_json}, {png} and {paper_png}")
     return 0
+
+
+def _totals(sweep: pl.DataFrame) -> dict:
+    """rule -> method set -> threshold % -> count summed over the sweep's task rows."""
+    import polars as pl
+
+    from negsamp import paper_scores
+
+    summed = sweep.group_by("statistic", "method_set", "t").agg(pl.col("count").sum())
+    lookup = {(r["statistic"], r["method_set"], round(r["t"] * 100)): int(r["count"])
+              for r in summed.iter_rows(named=True)}
+    return {rule: {method_set: {str(p): lookup.get((statistic, method_set, p), 0)
+                                for p in paper_scores.FIG5_THRESHOLDS_PERCENT}
+                   for method_set in paper_scores.FIG5_METHOD_SETS}
+            for rule, statistic in RULES.items()}
+
+
+def _print_totals(label: str, totals: dict) -> None:
+    for rule, per_method in totals.items():
+        print(f"\n{rule.replace('_', ' ')}, {label}")
+        for method_set, per_t in per_method.items():
+            print(method_set.ljust(14) + "".join(f"{v:>7}" for v in per_t.values()))
