@@ -21,7 +21,7 @@ import platform
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -348,11 +348,37 @@ class Evaluation:
     def all_rows(self):
         return [(split, row) for split in ("negative", "control") for row in self.rows[split]]
 
-    def samples(self):
+    @property
+    def rebuild_prompts(self) -> bool:
+        """Whether prompts are built per model at evaluation (`negsamp import-scores` releases:
+        the paper released no prompts, and its protocol truncates with the model's tokenizer)."""
+        return bool(self.entry.generation.get("rebuild_prompts"))
+
+    def samples(self, tokenizer: Any = None):
         from negsamp.records import Sample, SampleFields
 
+        if self.rebuild_prompts:
+            if tokenizer is None:
+                raise InputError(f"{self.path}: its prompts are built per model; a tokenizer is needed")
+            return [self.rebuilt_sample(row, tokenizer) for _, row in self.all_rows()]
         fields = set(SampleFields.model_fields)
         return [Sample(**{k: getattr(row, k) for k in fields}) for _, row in self.all_rows()]
+
+    def rebuilt_sample(self, row, tokenizer: Any):
+        """The row's sample with its prompt built under the config's protocol for `tokenizer`."""
+        from negsamp.records import Sample, SampleFields
+        from negsamp.tasks import get_task
+        from negsamp.tasks.longbench_prompts import build_prompt
+
+        generation = self.entry.generation
+        built = build_prompt(get_task(row.task), row.context, row.input, tokenizer=tokenizer,
+                             max_length=int(generation["max_length"]), protocol=str(generation["protocol"]),
+                             answers=row.answers)
+        fields = {k: getattr(row, k) for k in SampleFields.model_fields}
+        fields.update(prompt=built.prompt, question_start=built.question_start, max_new_tokens=built.max_new_tokens,
+                      chat_template=built.chat_template)
+        return Sample(**fields, protocol=generation["protocol"], stop_texts=list(built.stop_texts),
+                      min_new_tokens=built.min_new_tokens)
 
     def score(self, predictions: dict[str, tuple[str, int | None, int | None]]) -> list[SampleResult]:
         """predictions: sample_id -> (text, output_tokens, kv_bytes_prefill)."""
@@ -378,7 +404,8 @@ class Evaluation:
             dataset=self.ref, model=model, dataset_model=self.entry.model,
             model_mismatch=model != self.entry.model, method=method, source=source, rule=self.rule,
             environment=environment(), overall=overall, by_category=by_category, by_task=by_task,
-            length_shift=length_shift(results), samples=results,
+            # A scores-only release has no baseline outputs to compare lengths with.
+            length_shift=None if self.rebuild_prompts else length_shift(results), samples=results,
         )
 
 
@@ -411,7 +438,12 @@ def evaluate_method(
     from negsamp.runs import RunStore
 
     size = batch_size or int(evaluation.entry.generation.get("batch_size") or 4)
-    result = run_method(RunStore(Path(out_dir) / "runs"), model_name, method, evaluation.samples(),
+    tokenizer = None
+    if evaluation.rebuild_prompts:
+        from negsamp.models import load_tokenizer
+
+        tokenizer = load_tokenizer(model_name)
+    result = run_method(RunStore(Path(out_dir) / "runs"), model_name, method, evaluation.samples(tokenizer),
                         batch_size=size, progress=progress, pool=ModelPool(model_name, device=device, dtype=dtype))
     predictions = {p.sample_id: (p.prediction, p.output_tokens, p.kv_bytes_prefill) for p in result.predictions}
     return evaluation.report(evaluation.score(predictions), model=model_name, method=method.spec,

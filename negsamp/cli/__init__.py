@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "score",
     "mine",
     "reproduce",
+    "import_scores",
     "run",
     "build",
     "publish",

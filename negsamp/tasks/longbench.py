@@ -85,13 +85,7 @@ def load_longbench(
         raise InputError(f"limit must be a non-negative integer, got {limit!r}")
     if protocol not in PROTOCOLS:
         raise InputError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    if path is None:
-        source = f"longbench:hub:{HUB_REPO}"
-        rows: Iterator[tuple[str, int, Any]] = _hub_rows(task)
-    else:
-        file = resolve_local_file(task, path)
-        source = f"longbench:local:{file}"
-        rows = read_rows(file)
+    source, rows = task_rows(task, path)
     samples: list[Sample] = []
     for index, (where, line, row) in enumerate(rows):
         if limit is not None and index >= limit:
@@ -102,6 +96,15 @@ def load_longbench(
                              chat_template_fn=chat_template_fn)
         samples.append(make_sample(config, fields, built, source=source, index=index, protocol=protocol))
     return samples
+
+
+def task_rows(task: str, path: str | os.PathLike[str] | None) -> tuple[str, Iterator[tuple[str, int, Any]]]:
+    """`(source, rows)` of `task`: from the local file or folder `path`, or the Hub when None;
+    rows are `(where, line, raw row)` in file order, not yet validated."""
+    if path is None:
+        return f"longbench:hub:{HUB_REPO}", _hub_rows(task)
+    file = resolve_local_file(task, path)
+    return f"longbench:local:{file}", read_rows(file)
 
 
 def make_sample(config: TaskConfig, fields: dict[str, Any], built: BuiltPrompt, *, source: str,
