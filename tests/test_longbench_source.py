@@ -7,8 +7,8 @@ in-memory byte-level one (one token per UTF-8 byte), so decoding gives back exac
 
 from __future__ import annotations
 
-import os
 import json
+import os
 import re
 import sys
 import types

@@ -6,9 +6,9 @@ Needs the paper's released per-sample scores in ../shared/data/paper_scores
 
 from __future__ import annotations
 
-import os
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pytest

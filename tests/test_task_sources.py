@@ -13,8 +13,8 @@ import pytest
 from conftest import build_byte_tokenizer
 
 from negsamp.errors import InputError, UnknownNameError
-from negsamp.records import Sample, content_id
 from negsamp.recipe import load_recipe
+from negsamp.records import Sample, content_id
 from negsamp.tasks import get_task, known_families, sources
 from negsamp.tasks.longbench import load_longbench
 from negsamp.tasks.source import TaskSource, int_param
