@@ -142,13 +142,6 @@ def convert_value(method: str, name: str, raw: str, typ: Any) -> Any:
     raise TypeError(f"unsupported parameter type {typ!r} for {method}.{name}")
 
 
-def split_spec(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """Split `name:key=value,...` into the name and its (key, raw value) pairs, in order
-    (the grammar of `negsamp.specs`, shared with task sources)."""
-    parsed = parse_spec(text, kind="method")
-    return parsed.name, list(parsed.params)
-
-
 @dataclass(frozen=True)
 class Method:
     """Base class of compression methods. Subclasses are frozen dataclasses; their fields
@@ -321,5 +314,5 @@ def parse_method(spec: str | Method) -> Method:
     """Parse `name:key=value,...` into a method (a Method is returned unchanged)."""
     if isinstance(spec, Method):
         return spec
-    name, pairs = split_spec(spec)
-    return get_method_class(name).from_params(pairs)
+    parsed = parse_spec(spec, kind="method")  # the grammar task sources use too
+    return get_method_class(parsed.name).from_params(list(parsed.params))
