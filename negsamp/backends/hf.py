@@ -50,6 +50,7 @@ from negsamp.backends.ragged import join, uniform_length
 from negsamp.errors import InputError, NegsampError
 from negsamp.kvcache import kv_bytes, kv_tokens
 from negsamp.methods import Method, parse_method
+from negsamp.backends.stops import pick_next, stop_ids
 from negsamp.records import Prediction, Sample
 
 BATCH_WINDOW = 4
@@ -127,6 +128,11 @@ class Row:
     ids: list[int]
     split: int
     max_new_tokens: int
+    ends: frozenset[int] = frozenset()
+    """Tokens that end this row besides the EOS passed to `decode` (generate puts EOS and the
+    sample's `stop_texts` tokens here, see `negsamp.backends.stops`)."""
+    min_new_tokens: int = 0
+    """End tokens are masked until this many tokens are generated (the reference's `min_length`)."""
 
 
 @dataclass
@@ -287,7 +293,8 @@ def _prefill_grouped(model: Any, method: Method, rows: list[Row]) -> list[Prefil
         width = max(kv_tokens(cache), default=0)
         part = Part(cache, 0, stop - start, width)
         positions = torch.full((stop - start, 1), len(rows[start].ids), dtype=torch.long, device=device)
-        states.append(Prefilled(cache, [part], logits.argmax(-1), None, positions, [width] * (stop - start),
+        first = pick_next(logits, rows[start:stop], [0] * (stop - start))
+        states.append(Prefilled(cache, [part], first, None, positions, [width] * (stop - start),
                                 [share(part, width, 0)] * (stop - start)))
     sizes = [len(s.kept) for s in states]
     joined = join([s.cache for s in states], sizes) if len(states) > 1 else None
@@ -318,7 +325,8 @@ def prefill(model: Any, method: Method, rows: list[Row], pad_id: int, timings: T
         width = mask.shape[1] if mask is not None else len(rows[0].ids)
         part = Part(cache, 0, len(rows), width)
         kept = [len(r.ids) for r in rows]
-        states = [Prefilled(cache, [part], logits.argmax(-1), mask, positions[:, -1:] + 1, kept, [])]
+        states = [Prefilled(cache, [part], pick_next(logits, rows, [0] * len(rows)), mask, positions[:, -1:] + 1,
+                            kept, [])]
     else:
         states = _prefill_grouped(model, method, rows)
     _sync(device)
@@ -337,9 +345,11 @@ def _part_of(state: Prefilled, row: int) -> Part:
 
 
 def decode(model: Any, state: Prefilled, budgets: list[int], eos: set[int], pad_id: int, timings: Timings,
-           *, ignore_eos: bool = False) -> list[RowResult]:
-    """Greedy decoding from a prefilled state until every row stops; appends to `timings.step_s`."""
+           *, ignore_eos: bool = False, rows: list[Row] | None = None) -> list[RowResult]:
+    """Greedy decoding from a prefilled state until every row stops; appends to `timings.step_s`.
+    `rows` (in state order), when given, add their own end tokens and minimum lengths."""
     size = len(budgets)
+    ends = [eos | r.ends for r in rows] if rows is not None else [eos] * size
     results = [RowResult([], False, b, b) for b in state.kv_bytes]
     finished = [b <= 0 for b in budgets]
     chosen, mask, positions, steps = state.first, state.mask, state.positions, 0
@@ -348,7 +358,7 @@ def decode(model: Any, state: Prefilled, budgets: list[int], eos: set[int], pad_
             if finished[i]:
                 continue
             results[i].tokens.append(chosen[i])
-            results[i].hit_eos = chosen[i] in eos and not ignore_eos
+            results[i].hit_eos = chosen[i] in ends[i] and not ignore_eos
             finished[i] = results[i].hit_eos or len(results[i].tokens) >= budgets[i]
             if finished[i]:
                 results[i].kv_bytes_end = share(_part_of(state, i), state.kept[i], steps)
@@ -359,7 +369,9 @@ def decode(model: Any, state: Prefilled, budgets: list[int], eos: set[int], pad_
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones((size, 1))], dim=-1)
         out = model(input_ids=feed, attention_mask=mask, position_ids=positions, past_key_values=state.cache)
-        chosen = out.logits[:, -1, :].argmax(-1).tolist()
+        logits = out.logits[:, -1, :]
+        chosen = (pick_next(logits, rows, [len(r.tokens) for r in results]) if rows is not None
+                  else logits.argmax(-1)).tolist()
         timings.step_s.append(time.perf_counter() - start)
         positions = positions + 1
         steps += 1
@@ -376,8 +388,9 @@ def run_rows(model: Any, method: Method, rows: list[Row], eos: set[int], pad_id:
         states = prefill(model, method, ordered, pad_id, timings)
         offset = 0
         for state in states:  # one state unless the groups' caches could not be joined
-            budgets = [r.max_new_tokens for r in ordered[offset : offset + len(state.kept)]]
-            results.extend(decode(model, state, budgets, eos, pad_id, timings, ignore_eos=ignore_eos))
+            own = ordered[offset : offset + len(state.kept)]
+            results.extend(decode(model, state, [r.max_new_tokens for r in own], eos, pad_id, timings,
+                                  ignore_eos=ignore_eos, rows=own))
             offset += len(state.kept)
     back: list[RowResult] = [results[0]] * len(rows)
     for position, index in enumerate(order):
@@ -435,7 +448,8 @@ def _flush(model: Any, tokenizer: Any, method: Method, pending: list[Encoded], s
     done: dict[int, Prediction] = {}
     for start in range(0, len(order), step):
         batch = order[start : start + step]
-        rows = [Row(e.ids, e.split, e.sample.max_new_tokens) for e in batch]
+        rows = [Row(e.ids, e.split, e.sample.max_new_tokens, frozenset(eos) | stop_ids(tokenizer, e.sample),
+                    e.sample.min_new_tokens) for e in batch]
         try:
             results, timings = run_rows(model, method, rows, eos, pad_id)
         except NegsampError:
