@@ -192,9 +192,9 @@ def resolve_dataset(location: str | Path) -> Path:
     path = Path(location)
     if path.exists():
         return path
-    from negsamp.dataset import _REPO_RE
+    from negsamp.dataset import REPO_ID_RE
 
-    if not _REPO_RE.fullmatch(str(location)):
+    if not REPO_ID_RE.fullmatch(str(location)):
         raise InputError(f"{location}: no such dataset folder, and not a Hub repo id (ORG/NAME)")
     try:
         from huggingface_hub import snapshot_download
