@@ -37,14 +37,20 @@ def num(value: float | None, digits: int = 3, missing: str = "—") -> str:
     return f"{value:.{digits}f}"
 
 
-def slug(text: str, fallback: str | None = None, limit: int = 60) -> str:
-    """A file-name-safe lower-case form of `text`: NFKC, ASCII letters, digits, `.`, `_`, `-`.
+def slug(text: str, fallback: str | None = None, limit: int = 60, *, keep: str = "._-", sep: str = "-",
+         lower: bool = True) -> str:
+    """A file-name-safe form of `text`: NFKC, ASCII letters, digits and the characters in `keep`.
 
-    Runs of anything else become one `-`; leading and trailing `-` and `.` go.
-    An empty result gives `fallback`, or an empty string for the caller to refuse.
+    Runs of anything else become one `sep`; leading and trailing `sep` and `.`
+    go. Lower-cased unless `lower` is off (run-store keys keep their case, so
+    existing stores still resume). An empty result gives `fallback`, or an empty
+    string for the caller to refuse.
     """
-    text = unicodedata.normalize("NFKC", text).lower()
-    out = _SLUG_RE.sub("-", text).strip("-.")[:limit].strip("-.")
+    text = unicodedata.normalize("NFKC", text)
+    if lower:
+        text = text.lower()
+    pattern = _SLUG_RE if (keep, lower) == ("._-", True) else re.compile(f"[^A-Za-z0-9{re.escape(keep)}]+")
+    out = pattern.sub(sep, text).strip(sep + ".")[:limit].strip(sep + ".")
     return out or (fallback or "")
 
 

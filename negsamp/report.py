@@ -6,14 +6,15 @@ from pathlib import Path
 
 from negsamp.atomic import atomic_write_text, save_figure
 from negsamp.evaluator import EvaluationReport, GroupFigures
+from negsamp.formats import num, pct
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
+    return pct(value, missing="n/a")
 
 
 def _num(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
+    return num(value, digits, missing="n/a")
 
 
 def _table(groups: list[GroupFigures]) -> list[str]:

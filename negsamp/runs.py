@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 
 from negsamp.atomic import atomic_write_text
 from negsamp.errors import InputError
+from negsamp.formats import first_error, slug
 from negsamp.records import Prediction, Sample, content_id
 
 MANIFEST_VERSION = 1
@@ -37,14 +37,15 @@ def sample_set_hash(samples: Iterable[Sample]) -> str:
     return content_id([s.sample_id for s in samples], length=32)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("_")[:80]
-
-
 def run_key(model: str, method_spec: str) -> str:
     """Folder name of a run: readable, plus a hash so two specs never collide after slugging."""
-    model_part = _slug(Path(model).name if os.sep in model else model)
-    return f"{model_part}__{_slug(method_spec)}__{content_id(model, method_spec, length=8)}"
+    model_part = run_slug(Path(model).name if os.sep in model else model)
+    return f"{model_part}__{run_slug(method_spec)}__{content_id(model, method_spec, length=8)}"
+
+
+def run_slug(text: str) -> str:
+    """The readable part of a run key: letters, digits and `._=+-`, case kept (older stores keep resuming)."""
+    return slug(text, limit=80, keep="._=+-", sep="_", lower=False)
 
 
 @dataclass
@@ -102,9 +103,7 @@ class Run:
                 try:
                     row = Prediction.model_validate_json(line)
                 except ValidationError as err:
-                    first = err.errors()[0]
-                    field = ".".join(str(p) for p in first["loc"]) or "(line)"
-                    raise InputError(f"{path}, line {line_no}: field {field!r}: {first['msg']}") from err
+                    raise InputError(f"{path}, line {line_no}: {first_error(err)}") from None
                 if row.sample_id in seen:
                     raise InputError(f"{path}, line {line_no}: sample {row.sample_id} appears twice")
                 if row.model != self.model or row.method != self.method:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import socket
 from collections.abc import Callable
 
@@ -146,8 +147,8 @@ CORPUS: list[tuple[str, Callable | bytes, str, str]] = [
     ("wrong-config", _set("report.dataset.config", "llama-3-8b"), "report.dataset.config", "not a config"),
     ("wrong-model", _set("report.model", "llama-3-8b"), "report.model", "is for model 'smollm2-135m'"),
     ("model-mismatch", _set("report.model_mismatch", True), "report.model_mismatch", "must be false"),
-    ("duplicate-id", _duplicate, "predictions[5].sample_id", "appears twice (first at predictions[0])"),
-    ("missing-id", _missing, "predictions", "no prediction for 1 of the release's 5"),
+    ("duplicate-id", _duplicate, "predictions[5].sample_id", "appears twice (first at entry 0)"),
+    ("missing-id", _missing, "predictions", "no prediction for 1 of the dataset's 5"),
     ("unknown-id", _set("predictions[2].sample_id", PAYLOAD), "predictions[2].sample_id", "is not a sample"),
     ("claimed-recovery", _set("report.overall.recovery_rate", 1.0), "report.overall.recovery_rate",
      "claimed 1.0, recomputed 0.6666666666666666"),
@@ -284,7 +285,7 @@ def test_build_with_the_whole_corpus_renders_only_the_valid_entry(world, tmp_pat
     root = tmp_path / "leaderboard"
     (root / "submissions").mkdir(parents=True)
     (root / "releases.json").write_text((world["root"] / "releases.json").read_text())
-    (root / "releases").symlink_to(world["root"] / "releases", target_is_directory=True)
+    shutil.copytree(world["root"] / "releases", root / "releases")  # a symlinked release folder is refused
     for case_id, mutate, _, _ in CORPUS:
         case = build_case(world, case_id, mutate)
         raw = case if isinstance(case, bytes) else json.dumps(case).encode()

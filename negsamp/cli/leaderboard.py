@@ -55,7 +55,8 @@ def register(subparsers) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from negsamp.leaderboard import Registry, SubmissionRejected, _pct, _ratio, validate_submission
+    from negsamp.formats import num, pct
+    from negsamp.leaderboard import Registry, SubmissionRejected, validate_submission
 
     registry = Registry.load(args.root)
     try:
@@ -70,12 +71,12 @@ def run_validate(args: argparse.Namespace) -> int:
     o = entry.overall
     print(f"{args.file}: valid ({entry.claims_checked} claimed figures match the recomputation)")
     print(f"  {entry.name} [{entry.method}] on {entry.release.label} [{entry.release.config}]")
-    print(f"  negatives recovered: {o.recovered}/{o.negatives} ({_pct(o.recovery_rate)})")
-    print(f"  control retained:    {o.control_retained}/{o.control} ({_pct(o.control_retention)})")
-    print(f"  KV kept:             {_pct(o.kv_kept)} (submitter's measurement)")
-    print(f"  output length ratio: {_ratio(o.output_length_ratio)}")
+    print(f"  negatives recovered: {o.recovered}/{o.negatives} ({pct(o.recovery_rate)})")
+    print(f"  control retained:    {o.control_retained}/{o.control} ({pct(o.control_retention)})")
+    print(f"  KV kept:             {pct(o.kv_kept)} (submitter's measurement)")
+    print(f"  output length ratio: {num(o.output_length_ratio)}")
     if entry.throughput_ratio is not None:
-        print(f"  throughput ratio:    {_ratio(entry.throughput_ratio)} (submitter's measurement)")
+        print(f"  throughput ratio:    {num(entry.throughput_ratio)} (submitter's measurement)")
     return 0
 
 

@@ -63,8 +63,6 @@ from negsamp.leaderboard.registry import (
 )
 from negsamp.leaderboard.render import (
     TABLE_VERSION,
-    _pct,
-    _ratio,
     md_text,
     render_markdown,
     table_data,
@@ -113,8 +111,6 @@ __all__ = [
     "ReleaseRegistry",
     "SubmissionRejected",
     "ValidatedEntry",
-    "_pct",
-    "_ratio",
     "add_release",
     "build_leaderboard",
     "collect",

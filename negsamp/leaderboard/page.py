@@ -8,8 +8,9 @@ import html
 import json
 from typing import Any
 
+from negsamp.formats import num, pct
 from negsamp.leaderboard.page_assets import _CSS, _JS
-from negsamp.leaderboard.render import _count, _pct, _ratio
+from negsamp.leaderboard.render import _count
 
 _COLUMNS = [
     # key, label, kind ("num" or "text"), title
@@ -51,15 +52,15 @@ def _cell(key: str, entry: dict[str, Any]) -> str:
         source = "" if entry["source"] == "method" else '<div class="sub">predictions made elsewhere</div>'
         return f'<td class="name">{name}{source}</td>'
     if key == "recovery_rate":
-        return (f'<td class="num">{_pct(value)}<div class="sub">{entry["recovered"]}/{entry["negatives"]}'
+        return (f'<td class="num">{pct(value)}<div class="sub">{entry["recovered"]}/{entry["negatives"]}'
                 "</div></td>")
     if key == "control_retention":
-        return (f'<td class="num">{_pct(value)}<div class="sub">{entry["control_retained"]}/{entry["control"]}'
+        return (f'<td class="num">{pct(value)}<div class="sub">{entry["control_retained"]}/{entry["control"]}'
                 "</div></td>")
     if key == "kv_kept":
-        return f'<td class="num">{_pct(value)}</td>'
+        return f'<td class="num">{pct(value)}</td>'
     if key in ("output_length_ratio", "throughput_ratio"):
-        return f'<td class="num">{_ratio(value)}</td>'
+        return f'<td class="num">{num(value)}</td>'
     if key == "rank":
         return f'<td class="num">{int(value)}</td>'
     css = {"method": "spec", "model": "model", "release": "release", "submitted": "date"}.get(key, "")
@@ -74,8 +75,8 @@ def _task_table(entry: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td>{_e(g['group'])}</td><td>{_count(g['recovered'], g['negatives'], g['recovery_rate'])}</td>"
             f"<td>{_count(g['control_retained'], g['control'], g['control_retention'])}</td>"
-            f"<td>{_ratio(g['relative_score'])}</td><td>{_pct(g['kv_kept'])}</td>"
-            f"<td>{_ratio(g['output_length_ratio'])}</td></tr>"
+            f"<td>{num(g['relative_score'])}</td><td>{pct(g['kv_kept'])}</td>"
+            f"<td>{num(g['output_length_ratio'])}</td></tr>"
         )
     return f'<table class="tasks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from negsamp.formats import num, pct
 from negsamp.leaderboard.problems import Rejection
 from negsamp.leaderboard.registry import Release
 from negsamp.leaderboard.submissions import _CONTROL_RE
@@ -13,16 +14,8 @@ from negsamp.leaderboard.validate import ValidatedEntry
 TABLE_VERSION = 1
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
 def _count(recovered: int, total: int, rate: float | None) -> str:
-    return "—" if rate is None else f"{_pct(rate)} ({recovered}/{total})"
+    return "—" if rate is None else f"{pct(rate)} ({recovered}/{total})"
 
 
 _MD_SPECIAL = set("\\`*_[]|~")
@@ -135,8 +128,8 @@ def render_markdown(entries: list[ValidatedEntry], releases: list[Release],
             lines.append(
                 f"| {rank} | {name} | {md_text(e.method)} | {md_text(e.model)} "
                 f"| {_count(o.recovered, o.negatives, o.recovery_rate)} "
-                f"| {_count(o.control_retained, o.control, o.control_retention)} | {_pct(o.kv_kept)} "
-                f"| {_ratio(o.output_length_ratio)} | {_ratio(e.throughput_ratio)} | {md_text(e.submitted)} |"
+                f"| {_count(o.control_retained, o.control, o.control_retention)} | {pct(o.kv_kept)} "
+                f"| {num(o.output_length_ratio)} | {num(e.throughput_ratio)} | {md_text(e.submitted)} |"
             )
         lines.append("")
     if rejected:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from negsamp.errors import InputError
-from negsamp.evaluator import GroupFigures, length_shift, summarise
+from negsamp.evaluator import GroupFigures, coverage_problems, length_shift, summarise
 from negsamp.leaderboard.problems import _Collector, _show
 from negsamp.leaderboard.registry import Registry, Release
 from negsamp.leaderboard.submissions import _check_fields, _throughput_value, read_submission
@@ -174,21 +174,8 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
 
     # --- exactly one prediction per negative and control sample
     known = {row.sample_id for _, row in evaluation.all_rows()}
-    seen: dict[str, int] = {}
-    for index, p in enumerate(submission.predictions):
-        if p.sample_id in seen:
-            problems.add(f"predictions[{index}].sample_id",
-                         f"{_show(p.sample_id)} appears twice (first at predictions[{seen[p.sample_id]}])")
-        elif p.sample_id not in known:
-            problems.add(f"predictions[{index}].sample_id", f"{_show(p.sample_id)} is not a sample of "
-                                                           f"{release.label} [{release.config}]")
-        else:
-            seen[p.sample_id] = index
-    missing = sorted(known - set(seen))
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        problems.add("predictions", f"no prediction for {len(missing)} of the release's {len(known)} "
-                                    f"negative and control samples: {shown}")
+    for index, problem in coverage_problems([p.sample_id for p in submission.predictions], known):
+        problems.add("predictions" if index is None else f"predictions[{index}].sample_id", problem)
     problems.raise_if_any(where)
 
     # --- recompute, then compare every claim
