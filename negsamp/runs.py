@@ -67,10 +67,7 @@ class Run:
     def manifest(self) -> dict | None:
         if not self.manifest_path.exists():
             return None
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise InputError(f"{self.manifest_path}: not valid JSON ({err})") from err
+        return read_run_manifest(self.manifest_path)
 
     def write_manifest(self, **fields: object) -> None:
         manifest = {"version": MANIFEST_VERSION, "model": self.model, "method": self.method, **fields}
@@ -98,14 +95,18 @@ class Run:
             return []
         rows: list[Prediction] = []
         seen: set[str] = set()
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             for line_no, line in enumerate(handle, start=1):
                 try:
-                    row = Prediction.model_validate_json(line)
+                    row = Prediction.model_validate_json(line.decode("utf-8"))
+                except UnicodeDecodeError as err:
+                    raise InputError(f"{path}, line {line_no}: not valid UTF-8 (byte {err.start + 1} of the line); "
+                                     "`negsamp runs repair` drops it") from None
                 except ValidationError as err:
                     raise InputError(f"{path}, line {line_no}: {first_error(err)}") from None
                 if row.sample_id in seen:
-                    raise InputError(f"{path}, line {line_no}: sample {row.sample_id} appears twice")
+                    raise InputError(f"{path}, line {line_no}: sample {row.sample_id} appears twice "
+                                     "(two writers?); `negsamp runs repair` keeps the first")
                 if row.model != self.model or row.method != self.method:
                     raise InputError(
                         f"{path}, line {line_no}: row is for model {row.model!r} method {row.method!r}, "
@@ -142,6 +143,22 @@ class RunStore:
     def runs(self) -> list[Run]:
         found = []
         for manifest in sorted(self.root.glob("*/manifest.json")):
-            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data = read_run_manifest(manifest)
+            for key in ("model", "method"):
+                if not isinstance(data.get(key), str):
+                    raise InputError(f"{manifest}: field {key!r} missing or not a string")
             found.append(Run(manifest.parent, data["model"], data["method"]))
         return found
+
+
+def read_run_manifest(path: Path) -> dict:
+    """A run's manifest.json as a dict, or one InputError line (not UTF-8, not JSON, not an object)."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte {err.start})") from None
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise InputError(f"{path}: not valid JSON ({type(err).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data

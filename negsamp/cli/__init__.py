@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "mine",
     "reproduce",
     "run",
+    "runs",
     "build",
     "publish",
     "evaluate",
