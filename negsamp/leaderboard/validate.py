@@ -7,6 +7,8 @@ returns a `ValidatedEntry` or raises `SubmissionRejected`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 
 from negsamp.errors import InputError
 from negsamp.evaluator import GroupFigures, coverage_problems, length_shift, summarise
+from negsamp.leaderboard.names import normalise
 from negsamp.leaderboard.problems import _Collector, _show
 from negsamp.leaderboard.registry import Registry, Release
 from negsamp.leaderboard.submissions import _check_fields, _throughput_value, read_submission
@@ -47,6 +50,8 @@ class ValidatedEntry:
     """The submitter's throughput measurement (method / baseline), when submitted."""
     claims_checked: int
     """How many claimed figures were compared with the recomputed ones (all agreed)."""
+    predictions_digest: str = ""
+    """sha256 of the submitted predictions (sample id and text, in sample-id order): finds exact duplicates."""
 
     def sort_key(self) -> tuple:
         o = self.overall
@@ -195,8 +200,15 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
 
     throughput = _throughput_value(r.throughput) if r.throughput is not None else None
     return ValidatedEntry(
-        id=entry_id or "submission", name=submission.name, paper_url=submission.paper_url, method=r.method,
+        id=entry_id or "submission", name=normalise(submission.name), paper_url=submission.paper_url,
+        method=r.method,
         source=r.source, model=r.model, release=release, submitted=submission.submitted, overall=overall,
         by_category=by_category, by_task=by_task,
         throughput_ratio=throughput, claims_checked=checked,
+        predictions_digest=_digest(submission),
     )
+
+
+def _digest(submission: Submission) -> str:
+    pairs = sorted((p.sample_id, p.prediction) for p in submission.predictions)
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode("utf-8")).hexdigest()
