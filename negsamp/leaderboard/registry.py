@@ -64,6 +64,7 @@ class Registry:
         if len(set(keys)) != len(keys):
             raise InputError(f"{self.root / REGISTRY_NAME}: a (name, dataset_version, config) is listed twice")
         self._evaluations: dict[tuple[str, str, str], Any] = {}
+        self._counters: dict[str, Any] = {}
 
     @classmethod
     def load(cls, root: str | Path) -> Registry:
@@ -95,6 +96,14 @@ class Registry:
         from negsamp.dataset import inside
 
         return inside(self.root, release.path, f"release {release.label} folder")
+
+    def token_counter(self, release: Release):
+        """Token counter of the release model's tokenizer (None when not available here), loaded once."""
+        if release.model not in self._counters:
+            from negsamp.leaderboard.budget import tokenizer_counter
+
+            self._counters[release.model] = tokenizer_counter(release.model)
+        return self._counters[release.model]
 
     def evaluation(self, release: Release):
         """The release's rows and rule as a `negsamp.evaluator.Evaluation` (verified against the registry)."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from negsamp.errors import InputError
 from negsamp.evaluator import GroupFigures, coverage_problems, length_shift, summarise
+from negsamp.leaderboard.budget import budget_problems
 from negsamp.leaderboard.names import normalise
 from negsamp.leaderboard.problems import _Collector, _show
 from negsamp.leaderboard.registry import Registry, Release
@@ -181,6 +182,12 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
     known = {row.sample_id for _, row in evaluation.all_rows()}
     for index, problem in coverage_problems([p.sample_id for p in submission.predictions], known):
         problems.add("predictions" if index is None else f"predictions[{index}].sample_id", problem)
+    problems.raise_if_any(where)
+
+    # --- every prediction fits the budget (before scoring: this bounds the scoring cost)
+    budgets = {row.sample_id: row.max_new_tokens for _, row in evaluation.all_rows()}
+    for field, problem in budget_problems(submission.predictions, budgets, registry.token_counter(release)):
+        problems.add(field, problem)
     problems.raise_if_any(where)
 
     # --- recompute, then compare every claim
