@@ -322,6 +322,18 @@ def length_shift(results: Sequence[SampleResult]) -> LengthShift | None:
     )
 
 
+CONTROL_COLLAPSE = 0.5
+"""Control retention below this is flagged: the method breaks more samples than it fixes."""
+
+
+def control_warning(overall: GroupFigures) -> str | None:
+    """A warning when control retention collapsed (below `CONTROL_COLLAPSE`), else None."""
+    if overall.control_retention is None or overall.control_retention >= CONTROL_COLLAPSE:
+        return None
+    return (f"control retention collapsed: {overall.control_retained}/{overall.control} control samples stay "
+            "good; the method breaks samples the mined methods did not")
+
+
 def summarise(results: list[SampleResult]) -> tuple[GroupFigures, list[GroupFigures], list[GroupFigures]]:
     by_task: dict[str, list[SampleResult]] = {}
     by_category: dict[str, list[SampleResult]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from negsamp.leaderboard.problems import Problem, Rejection, SubmissionRejected
 from negsamp.leaderboard.registry import REGISTRY_NAME, Registry, Release
 from negsamp.leaderboard.render import render_markdown, table_data, table_json
 from negsamp.leaderboard.validate import ValidatedEntry, validate_submission
+from negsamp.leaderboard.verify import load_verification
 
 SUBMISSIONS_DIR = "submissions"
 README_NAME = "README.md"
@@ -57,9 +59,19 @@ def collect(root: str | Path) -> tuple[Registry, list[ValidatedEntry], list[Reje
             rejected.append(Rejection(path.name, [Problem("(file)", f"could not be validated "
                                                                     f"({type(err).__name__})")]))
     entries, duplicates = refuse_duplicates(entries)
+    entries = [_with_verification(root, e) for e in entries]
     rejected = sorted(rejected + duplicates, key=lambda r: r.file)
     entries.sort(key=ValidatedEntry.sort_key)
     return registry, entries, rejected
+
+
+def _with_verification(root: Path, entry: ValidatedEntry) -> ValidatedEntry:
+    """The entry marked verified, with our KV measurement, when `ROOT/verified/<id>.json` still applies."""
+    record = load_verification(root, entry.id, root / SUBMISSIONS_DIR / f"{entry.id}.json",
+                               entry.release.content_hash)
+    if record is None:
+        return entry
+    return dataclasses.replace(entry, verified=True, kv_kept_measured=record.kv_kept)
 
 
 def refuse_duplicates(entries: list[ValidatedEntry]) -> tuple[list[ValidatedEntry], list[Rejection]]:

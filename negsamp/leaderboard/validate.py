@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from negsamp.errors import InputError
-from negsamp.evaluator import GroupFigures, coverage_problems, length_shift, summarise
+from negsamp.evaluator import GroupFigures, control_warning, coverage_problems, length_shift, summarise
 from negsamp.leaderboard.budget import budget_problems
 from negsamp.leaderboard.names import normalise
 from negsamp.leaderboard.problems import _Collector, _show
@@ -53,21 +53,64 @@ class ValidatedEntry:
     """How many claimed figures were compared with the recomputed ones (all agreed)."""
     predictions_digest: str = ""
     """sha256 of the submitted predictions (sample id and text, in sample-id order): finds exact duplicates."""
+    mined: bool = False
+    """The release was mined with this method: its negatives are its own failures, not held out."""
+    warnings: tuple[str, ...] = ()
+    """Warnings shown with the row (e.g. control retention collapsed)."""
+    verified: bool = False
+    """`negsamp leaderboard verify` re-ran the method here and got exactly these predictions."""
+    kv_kept_measured: float | None = None
+    """KV kept as measured by our verifying run (None unless verified)."""
+
+    @property
+    def budget_class(self) -> str | None:
+        """The KV-kept class the entry is ranked in; None when it is not ranked (see `ranking`)."""
+        return budget_class(self.kv_kept_measured) if self.verified else None
 
     def sort_key(self) -> tuple:
         o = self.overall
-        return (self.release.key, _desc(o.recovery_rate), _desc(o.control_retention), self.name, self.id)
+        klass = self.budget_class
+        order = BUDGET_CLASSES.index(klass) if klass else len(BUDGET_CLASSES)
+        return (self.release.key, order, _desc(o.recovery_rate), _desc(o.control_retention), self.name, self.id)
 
-    def to_json(self, rank: int) -> dict[str, Any]:
+    @property
+    def status(self) -> str:
+        """One phrase for the row: verified and ranked, or why not."""
+        if not self.verified:
+            return "unverified claim (predictions made elsewhere)" if self.source == "predictions" \
+                else "unverified claim (not re-run here)"
+        if self.budget_class is None:
+            return "verified; not ranked (KV not compressed)"
+        return "verified"
+
+    def to_json(self, rank: int | None) -> dict[str, Any]:
         o = self.overall
         return {
             "id": self.id, "rank": rank, "name": self.name, "paper_url": self.paper_url, "method": self.method,
             "source": self.source, "model": self.model, "release": self.release.label,
             "config": self.release.config, "submitted": self.submitted,
             **_figures_json(o), "throughput_ratio": self.throughput_ratio,
+            "kv_kept": self.kv_kept_measured if self.verified else None, "kv_kept_claimed": o.kv_kept,
+            "verified": self.verified, "budget_class": self.budget_class, "mined": self.mined,
+            "status": self.status, "warnings": list(self.warnings),
             "by_task": [{"group": g.group, **_figures_json(g)} for g in self.by_task],
             "by_category": [{"group": g.group, **_figures_json(g)} for g in self.by_category],
         }
+
+
+BUDGET_CLASSES = ("KV ≤ 25%", "KV ≤ 50%", "KV ≤ 75%", "KV < 100%")
+"""Entries are ranked only against others that keep a similar share of the KV cache, so keeping
+everything (or claiming to keep nothing) cannot win."""
+
+
+def budget_class(kv_kept: float | None) -> str | None:
+    """The class of a measured KV-kept fraction; None when unknown or not compressed (>= 100%)."""
+    if kv_kept is None or kv_kept >= 1.0:
+        return None
+    for bound, name in zip((0.25, 0.5, 0.75), BUDGET_CLASSES, strict=False):
+        if kv_kept <= bound:
+            return name
+    return BUDGET_CLASSES[-1]
 
 
 def _desc(value: float | None) -> float:
@@ -212,8 +255,18 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
         source=r.source, model=r.model, release=release, submitted=submission.submitted, overall=overall,
         by_category=by_category, by_task=by_task,
         throughput_ratio=throughput, claims_checked=checked,
-        predictions_digest=_digest(submission),
+        predictions_digest=_digest(submission), mined=_is_mined(r.method, evaluation.entry.methods),
+        warnings=tuple(w for w in [control_warning(overall)] if w),
     )
+
+
+def _is_mined(method: str, mined_with: list[str]) -> bool:
+    from negsamp.methods import parse_method
+
+    try:
+        return parse_method(method).spec in mined_with or method in mined_with
+    except InputError:
+        return method in mined_with
 
 
 def _digest(submission: Submission) -> str:
