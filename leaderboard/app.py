@@ -39,7 +39,7 @@ def num(value):
 
 
 def label(entry: dict) -> str:
-    return f"{entry['rank']}. {entry['name']} [{entry['method']}] on {entry['release']}"
+    return f"{entry['rank'] or '—'}. {entry['name']} [{entry['method']}] on {entry['release']}"
 
 
 def board_rows(entries: list[dict], query: str = "") -> list[list]:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from negsamp import __version__
 from negsamp.errors import InputError
+from negsamp.formats import first_error, ratio
 from negsamp.mining import MiningRule
 from negsamp.throughput.report import AttachedThroughput
 
@@ -192,9 +193,9 @@ def resolve_dataset(location: str | Path) -> Path:
     path = Path(location)
     if path.exists():
         return path
-    from negsamp.dataset import _REPO_RE
+    from negsamp.dataset import REPO_ID_RE
 
-    if not _REPO_RE.fullmatch(str(location)):
+    if not REPO_ID_RE.fullmatch(str(location)):
         raise InputError(f"{location}: no such dataset folder, and not a Hub repo id (ORG/NAME)")
     try:
         from huggingface_hub import snapshot_download
@@ -205,32 +206,55 @@ def resolve_dataset(location: str | Path) -> Path:
                          f"({type(err).__name__}); give a local folder instead") from err
 
 
+def coverage_problems(sample_ids: Sequence[str], known_ids: set[str]) -> list[tuple[int | None, str]]:
+    """"One prediction per dataset sample": (index of the offending entry or None, problem) for each failure.
+
+    The one check of it, used by `evaluate --predictions` and the leaderboard:
+    an id seen twice, an id not in the dataset, and every dataset sample without one.
+    """
+    problems: list[tuple[int | None, str]] = []
+    seen: dict[str, int] = {}
+    for index, sample_id in enumerate(sample_ids):
+        if sample_id in seen:
+            problems.append((index, f"{_short(sample_id)} appears twice (first at entry {seen[sample_id]})"))
+        elif sample_id not in known_ids:
+            problems.append((index, f"{_short(sample_id)} is not a sample of the dataset"))
+        else:
+            seen[sample_id] = index
+    missing = sorted(known_ids - set(seen))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        problems.append((None, f"no prediction for {len(missing)} of the dataset's {len(known_ids)} "
+                               f"negative and control samples: {shown}"))
+    return problems
+
+
+def _short(text: str, limit: int = 60) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def read_predictions(path: Path, known_ids: set[str]) -> dict[str, PredictionIn]:
     """Read a predictions JSONL; every problem names the file, the line and the field."""
     from pydantic import ValidationError
 
     from negsamp.jsonl import iter_jsonl, read_bytes
 
-    found: dict[str, PredictionIn] = {}
+    rows: list[PredictionIn] = []
+    lines: list[int] = []
     for line_no, data in iter_jsonl(path, read_bytes(path, "predictions file")):
         if not isinstance(data, dict):
             raise InputError(f"{path}, line {line_no}: expected a JSON object, got {type(data).__name__}")
         try:
             row = PredictionIn.model_validate(data, strict=True)
         except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "(row)"
-            raise InputError(f"{path}, line {line_no}: field {field!r}: {first['msg']}") from err
-        if row.sample_id in found:
-            raise InputError(f"{path}, line {line_no}: sample_id {row.sample_id!r} appears twice")
-        if row.sample_id not in known_ids:
-            raise InputError(f"{path}, line {line_no}: sample_id {row.sample_id!r} is not in the dataset")
-        found[row.sample_id] = row
-    missing = sorted(known_ids - set(found))
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise InputError(f"{path}: no prediction for {len(missing)} dataset sample(s): {shown}")
-    return found
+            raise InputError(f"{path}, line {line_no}: {first_error(err)}") from None
+        lines.append(line_no)
+        rows.append(row)
+    for index, problem in coverage_problems([r.sample_id for r in rows], known_ids):
+        where = f"{path}, line {lines[index]}: sample_id" if index is not None else f"{path}:"
+        raise InputError(f"{where} {problem}")
+    return {r.sample_id: r for r in rows}
 
 
 def environment() -> dict[str, str]:
@@ -244,12 +268,6 @@ def environment() -> dict[str, str]:
 
 def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
 
 
 def group_figures(group: str, results: Sequence[SampleResult]) -> GroupFigures:
@@ -274,11 +292,11 @@ def group_figures(group: str, results: Sequence[SampleResult]) -> GroupFigures:
         control_retention=retained / len(control) if control else None,
         mean_score=mean_score,
         mean_baseline_score=mean_base,
-        relative_score=_ratio(mean_score, mean_base),
+        relative_score=ratio(mean_score, mean_base),
         kv_kept=_mean(kv) if len(kv) == len(results) else None,
         output_tokens_mean=tokens_mean,
         baseline_output_tokens_mean=statistics.fmean(base_tokens),
-        output_length_ratio=_ratio(tokens_mean, statistics.fmean(base_tokens)),
+        output_length_ratio=ratio(tokens_mean, statistics.fmean(base_tokens)),
         output_tokens_median=float(statistics.median(tokens)) if tokens_mean is not None else None,
         baseline_output_tokens_median=float(statistics.median(base_tokens)),
     )
@@ -302,6 +320,18 @@ def length_shift(results: Sequence[SampleResult]) -> LengthShift | None:
         p10=quantile(0.1), p90=quantile(0.9),
         longer=sum(d > 0 for d in deltas), shorter=sum(d < 0 for d in deltas), same=sum(d == 0 for d in deltas),
     )
+
+
+CONTROL_COLLAPSE = 0.5
+"""Control retention below this is flagged: the method breaks more samples than it fixes."""
+
+
+def control_warning(overall: GroupFigures) -> str | None:
+    """A warning when control retention collapsed (below `CONTROL_COLLAPSE`), else None."""
+    if overall.control_retention is None or overall.control_retention >= CONTROL_COLLAPSE:
+        return None
+    return (f"control retention collapsed: {overall.control_retained}/{overall.control} control samples stay "
+            "good; the method breaks samples the mined methods did not")
 
 
 def summarise(results: list[SampleResult]) -> tuple[GroupFigures, list[GroupFigures], list[GroupFigures]]:

@@ -1,7 +1,7 @@
 """Publish a dataset folder to the Hugging Face Hub: check it, then send it as one commit.
 
 `publish_dataset` refuses a folder that `negsamp.dataset.verify_dataset` rejects
-(card YAML, data files, content hash), then creates the dataset repo if needed
+(card YAML, data files, content hash, paths that leave the folder), then creates the dataset repo if needed
 and uploads the card, the manifest, every split file and every figure the
 manifest lists in a single commit, so the repo never shows half a dataset.
 Files in the folder that the manifest does not list are not sent.
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from negsamp.dataset import CARD_NAME, MANIFEST_NAME, SPLITS, Manifest, verify_dataset
+from negsamp.dataset import Manifest, dataset_files, verify_dataset
 from negsamp.errors import NegsampError
 
 _REPO_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
@@ -76,15 +76,14 @@ def check_repo_id(repo: str) -> str:
 
 
 def plan_uploads(directory: str | os.PathLike, manifest: Manifest) -> list[Upload]:
-    """The files of the commit: card, manifest, every split file and figure the manifest lists."""
+    """The files of the commit: card, manifest, every split file and figure the manifest lists.
+
+    `dataset_files` refuses any path that is absolute, has `..`, or passes through
+    a symlink, so nothing outside the folder can be uploaded.
+    """
     directory = Path(directory)
-    paths = [CARD_NAME, MANIFEST_NAME]
-    for name in manifest.config_names():
-        config = manifest.configs[name]
-        paths += [config.splits[s].path for s in SPLITS]
-        paths += [f.path for f in config.figures]
     uploads = []
-    for rel in paths:
+    for rel in dataset_files(directory, manifest):
         local = directory / rel
         uploads.append(Upload(path_in_repo=rel, local_path=local, size=local.stat().st_size))
     return uploads

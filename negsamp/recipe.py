@@ -68,9 +68,9 @@ class Recipe(_Strict):
     def config_name(self) -> str:
         if self.config:
             return self.config
-        from negsamp.runs import _slug
+        from negsamp.runs import run_slug
 
-        return _slug(Path(self.model).name).lower()
+        return run_slug(Path(self.model).name).lower()
 
     def validate_specs(self) -> None:
         """Check every task and method spec without loading a model."""

@@ -107,9 +107,9 @@ class Prediction(BaseModel):
     """Bytes held by the KV cache's tensors right after prefill, measured from the tensors."""
     kv_bytes_end: int = Field(ge=0)
     """Bytes held by the KV cache's tensors at the end of generation, measured from the tensors."""
-    prefill_s: float
+    prefill_s: float = Field(ge=0, allow_inf_nan=False)
     """Wall seconds of the prefill (for a batch: the batch's prefill, shared by its samples)."""
-    decode_s: float
+    decode_s: float = Field(ge=0, allow_inf_nan=False)
     """Wall seconds of decoding (for a batch: the batch's, shared by its samples)."""
     batch_size: int = 1
     """How many samples were generated together."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from negsamp.atomic import atomic_write_text, save_figure
-from negsamp.evaluator import EvaluationReport, GroupFigures
+from negsamp.evaluator import EvaluationReport, GroupFigures, control_warning
+from negsamp.formats import num, pct
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
+    return pct(value, missing="n/a")
 
 
 def _num(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
+    return num(value, digits, missing="n/a")
 
 
 def _table(groups: list[GroupFigures]) -> list[str]:
@@ -42,6 +43,9 @@ def summary_lines(report: EvaluationReport) -> list[str]:
         f"  KV kept:             {_pct(o.kv_kept)}",
         f"  output length ratio: {_num(o.output_length_ratio, 3)}",
     ]
+    warning = control_warning(o)
+    if warning:
+        lines.append(f"  WARNING: {warning}")
     if report.model_mismatch:
         lines.append(f"  NOTE: model {report.model} differs from the dataset's {report.dataset_model}")
     if report.throughput is not None:
@@ -62,6 +66,7 @@ def markdown(report: EvaluationReport, figures: dict[str, str]) -> str:
         f"- negsamp {r.negsamp_version}, torch {r.environment.get('torch')}, "
         f"transformers {r.environment.get('transformers')}",
         "",
+        *([f"> **Warning:** {control_warning(r.overall)}", ""] if control_warning(r.overall) else []),
         "## Overall",
         "",
         *_table([r.overall]),

@@ -96,6 +96,14 @@ def run_method(
     check_unique(samples)
     pool = pool or ModelPool(model_name)
     run = store.run(model_name, method.spec)
+    from negsamp.runlock import run_lock
+
+    with run_lock(run.directory):
+        return _run_locked(run, model_name, method, samples, batch_size=batch_size, progress=progress, pool=pool)
+
+
+def _run_locked(run: Run, model_name: str, method, samples: Sequence[Sample], *, batch_size: int, progress: bool,
+                pool: ModelPool | None) -> RunResult:
     stored = {p.sample_id: p for p in run.predictions()}
     pending_ids = {s.sample_id for s in samples} - stored.keys()
     manifest = run.manifest()

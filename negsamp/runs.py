@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 
 from negsamp.atomic import atomic_write_text
 from negsamp.errors import InputError
+from negsamp.formats import first_error, slug
 from negsamp.records import Prediction, Sample, content_id
 
 MANIFEST_VERSION = 1
@@ -37,14 +37,15 @@ def sample_set_hash(samples: Iterable[Sample]) -> str:
     return content_id([s.sample_id for s in samples], length=32)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("_")[:80]
-
-
 def run_key(model: str, method_spec: str) -> str:
     """Folder name of a run: readable, plus a hash so two specs never collide after slugging."""
-    model_part = _slug(Path(model).name if os.sep in model else model)
-    return f"{model_part}__{_slug(method_spec)}__{content_id(model, method_spec, length=8)}"
+    model_part = run_slug(Path(model).name if os.sep in model else model)
+    return f"{model_part}__{run_slug(method_spec)}__{content_id(model, method_spec, length=8)}"
+
+
+def run_slug(text: str) -> str:
+    """The readable part of a run key: letters, digits and `._=+-`, case kept (older stores keep resuming)."""
+    return slug(text, limit=80, keep="._=+-", sep="_", lower=False)
 
 
 @dataclass
@@ -66,10 +67,7 @@ class Run:
     def manifest(self) -> dict | None:
         if not self.manifest_path.exists():
             return None
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise InputError(f"{self.manifest_path}: not valid JSON ({err})") from err
+        return read_run_manifest(self.manifest_path)
 
     def write_manifest(self, **fields: object) -> None:
         manifest = {"version": MANIFEST_VERSION, "model": self.model, "method": self.method, **fields}
@@ -97,16 +95,18 @@ class Run:
             return []
         rows: list[Prediction] = []
         seen: set[str] = set()
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             for line_no, line in enumerate(handle, start=1):
                 try:
-                    row = Prediction.model_validate_json(line)
+                    row = Prediction.model_validate_json(line.decode("utf-8"))
+                except UnicodeDecodeError as err:
+                    raise InputError(f"{path}, line {line_no}: not valid UTF-8 (byte {err.start + 1} of the line); "
+                                     "`negsamp runs repair` drops it") from None
                 except ValidationError as err:
-                    first = err.errors()[0]
-                    field = ".".join(str(p) for p in first["loc"]) or "(line)"
-                    raise InputError(f"{path}, line {line_no}: field {field!r}: {first['msg']}") from err
+                    raise InputError(f"{path}, line {line_no}: {first_error(err)}") from None
                 if row.sample_id in seen:
-                    raise InputError(f"{path}, line {line_no}: sample {row.sample_id} appears twice")
+                    raise InputError(f"{path}, line {line_no}: sample {row.sample_id} appears twice "
+                                     "(two writers?); `negsamp runs repair` keeps the first")
                 if row.model != self.model or row.method != self.method:
                     raise InputError(
                         f"{path}, line {line_no}: row is for model {row.model!r} method {row.method!r}, "
@@ -143,6 +143,22 @@ class RunStore:
     def runs(self) -> list[Run]:
         found = []
         for manifest in sorted(self.root.glob("*/manifest.json")):
-            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data = read_run_manifest(manifest)
+            for key in ("model", "method"):
+                if not isinstance(data.get(key), str):
+                    raise InputError(f"{manifest}: field {key!r} missing or not a string")
             found.append(Run(manifest.parent, data["model"], data["method"]))
         return found
+
+
+def read_run_manifest(path: Path) -> dict:
+    """A run's manifest.json as a dict, or one InputError line (not UTF-8, not JSON, not an object)."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte {err.start})") from None
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+        raise InputError(f"{path}: not valid JSON ({type(err).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data

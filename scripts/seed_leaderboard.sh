@@ -3,8 +3,9 @@
 #
 # Copies the demo dataset into leaderboard/releases/ and registers it in
 # leaderboard/releases.json, evaluates each method on it with `negsamp evaluate
-# --submission`, then validates and renders everything with `negsamp leaderboard
-# build`. Everything under leaderboard/ except app.py is regenerated here: never
+# --submission`, re-runs each submission with `negsamp leaderboard verify` (same
+# predictions exactly, KV bytes measured here: only verified rows are ranked), then
+# validates and renders everything with `negsamp leaderboard build`. Everything under leaderboard/ except app.py is regenerated here: never
 # edit those files by hand.
 #
 #   DATASET  dataset folder written by `make demo`       (default demo_out/dataset)
@@ -44,6 +45,7 @@ for spec in $METHODS; do
   slug=$(printf '%s' "$spec" | tr -c 'A-Za-z0-9._-' '-')
   "$BIN/negsamp" evaluate --dataset "$release" --method "$spec" --out "$OUT/$slug" \
     --submission "$ROOT/submissions/$slug.json" --name "$spec" --no-progress
+  "$BIN/negsamp" leaderboard verify "$ROOT/submissions/$slug.json" --root "$ROOT" --no-progress
 done
 
 "$BIN/negsamp" leaderboard build --root "$ROOT" --strict

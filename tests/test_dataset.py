@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -148,7 +149,15 @@ def test_rows_are_sorted_and_the_hash_is_over_canonical_rows(tmp_path):
     # the hash is recomputable from the rows alone, without any parquet bytes
     splits = {"negative": ds.split_hash(CONFIG, "negative", negative_rows())}
     splits["control"] = ds.split_hash(CONFIG, "control", control_rows())
-    assert manifest.content_hash == ds._combine({CONFIG: ds._combine(splits)})
+    entry = manifest.configs[CONFIG]
+    assert {s: entry.splits[s].content_hash for s in ds.SPLITS} == splits
+    assert manifest.version == 2
+    figures = hashlib.sha256(b"[]").hexdigest()  # no figures: the canonical JSON of an empty list
+    config = ds.config_hash(2, splits, context=entry, figures=figures)
+    assert entry.content_hash == config
+    assert manifest.content_hash == ds.folder_hash(
+        2, {CONFIG: config}, name="negsamp-test", dataset_version="0.1.0",
+        card_configs=ds.card_header(manifest)["configs"])
     line = ds.canonical_row(CONFIG, "negative", negative_rows()[0])
     assert json.loads(line)["split"] == "negative" and "Ünïcödé" in line
     # one changed prediction changes the hash
@@ -216,11 +225,11 @@ def test_verify_checks_the_card_lists_the_configs_and_existing_files(tmp_path):
     card.write_text(
         card.read_text().replace(f"path: data/{CONFIG}/control.parquet", "path: data/x/control.parquet")
     )
-    with pytest.raises(InputError, match=r"data file 'data/x/control\.parquet' does not exist"):
+    with pytest.raises(InputError, match=r"YAML `configs`.*differ from the manifest"):
         verify_dataset(tmp_path)
     write_example(tmp_path)
     card.write_text(card.read_text().replace(f"config_name: {CONFIG}", "config_name: other", 1))
-    with pytest.raises(InputError, match=r"configs \['other'\] differ from the manifest's"):
+    with pytest.raises(InputError, match=r"YAML `configs`.*differ from the manifest"):
         verify_dataset(tmp_path)
 
 

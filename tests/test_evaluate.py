@@ -79,9 +79,9 @@ def run_failing(capsys, args, out):
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (lambda rows: rows[:-1], "no prediction for 1 dataset sample"),
+        (lambda rows: rows[:-1], "no prediction for 1 of the dataset"),
         (lambda rows: rows + rows[:1], "appears twice"),
-        (lambda rows: [*rows, {"sample_id": "nope", "prediction": "x"}], "'nope' is not in the dataset"),
+        (lambda rows: [*rows, {"sample_id": "nope", "prediction": "x"}], "'nope' is not a sample of the dataset"),
         (lambda rows: [{**rows[0], "prediction": 5}, *rows[1:]], ", line 1: field 'prediction'"),
         (lambda rows: [{**rows[0], "output_tokens": "12"}, *rows[1:]], ", line 1: field 'output_tokens'"),
     ],

@@ -224,9 +224,25 @@ def _three(root, evaluation, rows):
                      method="h2o:ratio=0.5|<b>bold</b>", paper_url="https://example.org/p?a=1&b=(2)")
 
 
+def write_verification(root: Path, file_id: str, kv_kept: float | None, *, verified: bool = True) -> None:
+    """A verification record as `negsamp leaderboard verify` writes it (the re-run itself needs a real model)."""
+    from negsamp.leaderboard import VERIFIED_DIR, Registry, Verification
+    from negsamp.leaderboard.verify import file_sha256
+
+    path = root / "submissions" / f"{file_id}.json"
+    (release,) = Registry.load(root).releases
+    record = Verification(submission_sha256=file_sha256(path), content_hash=release.content_hash, method="x",
+                          samples=5, matching=5 if verified else 4, verified=verified, kv_kept=kv_kept,
+                          negsamp_version="0", environment={})
+    (root / VERIFIED_DIR).mkdir(exist_ok=True)
+    (root / VERIFIED_DIR / f"{file_id}.json").write_text(record.model_dump_json())
+
+
 def test_build_renders_sorted_escaped_and_deterministic(board):
     root, evaluation, rows = board
     _three(root, evaluation, rows)
+    for file_id in ("all", "hostile", "none"):
+        write_verification(root, file_id, 0.4)
     result = build_leaderboard(root)
     assert [e.id for e in result.entries] == ["all", "hostile", "none"]  # by recovery, best first
     assert not result.rejected
@@ -235,6 +251,7 @@ def test_build_renders_sorted_escaped_and_deterministic(board):
     data = json.loads((root / "site" / "leaderboard.json").read_text())
     assert [e["name"] for e in data["entries"]] == ["Gold oracle", HOSTILE_NAME, "Misses all"]
     assert [e["rank"] for e in data["entries"]] == [1, 2, 3]
+    assert {e["budget_class"] for e in data["entries"]} == {"KV ≤ 50%"}
 
     # Markdown: table rows in order, submitted text inert, the pipe in the spec does not split a cell.
     table = [line for line in readme.splitlines() if line.startswith("| ") and line[2].isdigit()]
@@ -243,7 +260,7 @@ def test_build_renders_sorted_escaped_and_deterministic(board):
     assert "<img" not in readme and "<script" not in readme and "<b>" not in readme
     assert md_text(HOSTILE_NAME) in table[1]
     assert "h2o:ratio=0.5\\|&lt;b&gt;bold&lt;/b&gt;" in table[1]
-    assert all(line.count(" | ") == 9 for line in table)
+    assert all(line.count(" | ") == 10 for line in table)
     assert "(https://example.org/p?a=1&b=%282%29)" in table[1]
     assert "66.7% (2/3)" in table[0]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import socket
 from collections.abc import Callable
 
@@ -146,8 +147,8 @@ CORPUS: list[tuple[str, Callable | bytes, str, str]] = [
     ("wrong-config", _set("report.dataset.config", "llama-3-8b"), "report.dataset.config", "not a config"),
     ("wrong-model", _set("report.model", "llama-3-8b"), "report.model", "is for model 'smollm2-135m'"),
     ("model-mismatch", _set("report.model_mismatch", True), "report.model_mismatch", "must be false"),
-    ("duplicate-id", _duplicate, "predictions[5].sample_id", "appears twice (first at predictions[0])"),
-    ("missing-id", _missing, "predictions", "no prediction for 1 of the release's 5"),
+    ("duplicate-id", _duplicate, "predictions[5].sample_id", "appears twice (first at entry 0)"),
+    ("missing-id", _missing, "predictions", "no prediction for 1 of the dataset's 5"),
     ("unknown-id", _set("predictions[2].sample_id", PAYLOAD), "predictions[2].sample_id", "is not a sample"),
     ("claimed-recovery", _set("report.overall.recovery_rate", 1.0), "report.overall.recovery_rate",
      "claimed 1.0, recomputed 0.6666666666666666"),
@@ -179,6 +180,16 @@ CORPUS: list[tuple[str, Callable | bytes, str, str]] = [
     ("not-utf8", b'\xff\xfe{"name": 1}', "(file)", "not UTF-8"),
     ("top-level-list", b"[]", "(file)", "expected a JSON object"),
     ("deep-nesting", b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "(file)", "nested too deeply"),
+    ("nesting-65", b'{"name": ' + b"[" * 65 + b"]" * 65 + b"}", "(file)", "nested too deeply (66 levels"),
+    ("ten-million-values", b'{"name": [' + b"0," * 1_500_000 + b'0]}', "(file)", "JSON values, over the limit"),
+    ("name-zero-width", _set("name", "snap\u200bkv"), "name", "invisible format character (U+200B)"),
+    ("name-rtl-override", _set("name", "\u202evkpans"), "name", "invisible format character (U+202E)"),
+    ("name-zalgo", _set("name", "s\u0301\u0302\u0303\u0304napkv"), "name", "combining marks"),
+    ("name-trailing-space", _set("name", "snapkv "), "name", "leading or trailing space"),
+    ("name-private-use", _set("name", "snap\ue000kv"), "name", "private-use"),
+    ("method-zero-width", _set("report.method", "snapkv:ratio=0.5\u200b"), "report.method", "invisible"),
+    ("date-2999", _set("submitted", "2999-01-01"), "submitted", "in the future"),
+    ("throughput-1e300", _set("report.throughput", {"ratio": 1e300}), "report.throughput.ratio", "up to 1000"),
 ]
 
 
@@ -204,6 +215,52 @@ def test_corpus_case_is_rejected_with_its_reason(world, case_id, mutate, field, 
     problems = rejected(world, build_case(world, case_id, mutate))
     assert any(p.startswith(f"{field}: ") and text in p for p in problems), problems
     assert all(len(p) < 1000 for p in problems)  # a 10 MB value is never echoed back
+
+
+def test_brackets_inside_strings_are_not_counted_as_nesting(world):
+    data = copy.deepcopy(world["data"])
+    data["report"]["environment"] = {"k": "[{" * 400}
+    assert check(world, data).overall.recovered == 2
+
+
+def test_a_hostile_file_is_refused_with_bounded_memory(world):
+    import tracemalloc
+
+    raw = b'{"name": [' + b"1.5," * 3_000_000 + b'1.5]}'  # 12 MB of numbers: gigabytes once parsed
+    tracemalloc.start()
+    with pytest.raises(SubmissionRejected, match="JSON values, over the limit"):
+        parse_submission(raw, "case")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 6 * len(raw), peak
+
+
+def test_a_symlinked_submission_is_refused(world, tmp_path):
+    link = tmp_path / "link.json"
+    link.symlink_to("/etc/passwd")
+    with pytest.raises(SubmissionRejected, match="symbolic link"):
+        validate_submission(link, world["registry"])
+
+
+def test_look_alike_names_and_identical_predictions_are_rejected_on_the_board(world, tmp_path):
+    root = tmp_path / "leaderboard"
+    (root / "submissions").mkdir(parents=True)
+    (root / "releases.json").write_text((world["root"] / "releases.json").read_text())
+    shutil.copytree(world["root"] / "releases", root / "releases")
+    variants = {"a": "snapkv:ratio=0.5", "b": "snapkv:ratio=0.5", "c": "snаpkv:ratio=0.5",  # Cyrillic a
+                "d": "SNAPKV:RATIO=0.5", "e": "ｓｎａｐｋｖ:ratio=0.5", "f": "other name"}
+    for file_id, name in variants.items():
+        data = copy.deepcopy(world["data"])
+        data["name"] = name
+        if file_id not in "af":  # b-e differ from a in predictions: caught by their names alone
+            data["predictions"][-1]["prediction"] += f" zz{file_id}"  # a miss stays a miss
+        (root / "submissions" / f"{file_id}.json").write_text(json.dumps(data, ensure_ascii=False))
+    result = build_leaderboard(root, write=False)
+    assert [e.id for e in result.entries] == ["a"]
+    reasons = {r.file: r.reason for r in result.rejected}
+    for file_id in "bcde":
+        assert "looks the same as 'snapkv:ratio=0.5' (a.json)" in reasons[f"{file_id}.json"]
+    assert "identical to the predictions of" in reasons["f.json"]
 
 
 def test_a_file_over_the_size_cap_is_refused_before_reading(world, tmp_path, monkeypatch):
@@ -284,7 +341,7 @@ def test_build_with_the_whole_corpus_renders_only_the_valid_entry(world, tmp_pat
     root = tmp_path / "leaderboard"
     (root / "submissions").mkdir(parents=True)
     (root / "releases.json").write_text((world["root"] / "releases.json").read_text())
-    (root / "releases").symlink_to(world["root"] / "releases", target_is_directory=True)
+    shutil.copytree(world["root"] / "releases", root / "releases")  # a symlinked release folder is refused
     for case_id, mutate, _, _ in CORPUS:
         case = build_case(world, case_id, mutate)
         raw = case if isinstance(case, bytes) else json.dumps(case).encode()

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "reproduce",
     "import_scores",
     "run",
+    "runs",
     "build",
     "publish",
     "evaluate",

@@ -41,6 +41,19 @@ def register(subparsers) -> None:
     build.add_argument("--strict", action="store_true", help="exit 1 if any submission is rejected")
     build.set_defaults(func=run_build)
 
+    verify = commands.add_parser(
+        "verify", help="re-run a submission's method on its release and record our measurements",
+        description="Validate FILE, re-run its method spec here (built-in methods, and kvpress presses that "
+                    "import) on its release with the release's model and batch size, and compare every "
+                    "prediction's text and output_tokens exactly with the submitted ones (greedy decoding is "
+                    "deterministic on one machine). KV bytes after prefill are measured by our run. Writes "
+                    "ROOT/verified/<id>.json; exit status 1 when any prediction differs.",
+    )
+    verify.add_argument("file", type=Path, metavar="FILE", help="submission JSON under ROOT/submissions/")
+    verify.add_argument("--root", type=Path, default=Path("leaderboard"), help="leaderboard folder")
+    verify.add_argument("--no-progress", action="store_true", help="no progress bar")
+    verify.set_defaults(func=run_verify)
+
     add = commands.add_parser(
         "add-release", help="copy a dataset folder into ROOT/releases/ and register it in releases.json",
         description="Verify a dataset folder, copy it to ROOT/releases/<name>-<version>/ and add it to "
@@ -55,7 +68,8 @@ def register(subparsers) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from negsamp.leaderboard import Registry, SubmissionRejected, _pct, _ratio, validate_submission
+    from negsamp.formats import num, pct
+    from negsamp.leaderboard import Registry, SubmissionRejected, validate_submission
 
     registry = Registry.load(args.root)
     try:
@@ -70,13 +84,34 @@ def run_validate(args: argparse.Namespace) -> int:
     o = entry.overall
     print(f"{args.file}: valid ({entry.claims_checked} claimed figures match the recomputation)")
     print(f"  {entry.name} [{entry.method}] on {entry.release.label} [{entry.release.config}]")
-    print(f"  negatives recovered: {o.recovered}/{o.negatives} ({_pct(o.recovery_rate)})")
-    print(f"  control retained:    {o.control_retained}/{o.control} ({_pct(o.control_retention)})")
-    print(f"  KV kept:             {_pct(o.kv_kept)} (submitter's measurement)")
-    print(f"  output length ratio: {_ratio(o.output_length_ratio)}")
+    print(f"  negatives recovered: {o.recovered}/{o.negatives} ({pct(o.recovery_rate)})")
+    print(f"  control retained:    {o.control_retained}/{o.control} ({pct(o.control_retention)})")
+    print(f"  KV kept:             {pct(o.kv_kept)} (claimed; `negsamp leaderboard verify` measures it)")
+    print(f"  output length ratio: {num(o.output_length_ratio)}")
+    if entry.mined:
+        print("  note: the release was mined with this method (not held out)")
+    for warning in entry.warnings:
+        print(f"  warning: {warning}")
     if entry.throughput_ratio is not None:
-        print(f"  throughput ratio:    {_ratio(entry.throughput_ratio)} (submitter's measurement)")
+        print(f"  throughput ratio:    {num(entry.throughput_ratio)} (submitter's measurement)")
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from negsamp.atomic import atomic_write_text
+    from negsamp.formats import pct
+    from negsamp.leaderboard import VERIFIED_DIR, Registry, verify_submission
+
+    record = verify_submission(args.file, Registry.load(args.root), progress=not args.no_progress)
+    out = args.root / VERIFIED_DIR / f"{args.file.stem}.json"
+    atomic_write_text(out, record.model_dump_json(indent=2) + "\n")
+    state = "verified" if record.verified else "NOT verified"
+    print(f"{args.file}: {state}: {record.matching}/{record.samples} predictions identical "
+          f"(text and output_tokens); KV kept measured here: {pct(record.kv_kept)}")
+    if record.differing:
+        print(f"  differing samples: {', '.join(record.differing)}")
+    print(f"  wrote {out}")
+    return 0 if record.verified else 1
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -84,6 +84,8 @@ def read_predictions(path: Path) -> list[dict]:
                 raise InputError(
                     f"{where}: extra field {field!r} must be a scalar to be carried over, got {_type_name(value)}"
                 )
+        if "score" in record:  # the computed column would silently replace the user's
+            raise InputError(f"{where}: field 'score' is the column negsamp writes; rename yours")
         record["_line"] = lineno
         records.append(record)
     if not records:

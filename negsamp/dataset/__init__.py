@@ -16,16 +16,17 @@ features without a loading script.
 Determinism: rows are sorted by (task, sample_id) and written with an explicit
 schema and fixed parquet options, so the same rows give the same bytes in one
 environment. The dataset's identity, though, is `Manifest.content_hash`, a
-sha256 over the canonical JSON of the rows (see `canonical_row`), which does
-not depend on the parquet writer's version.
+sha256 over the canonical JSON of the rows (see `canonical_row`) and, from
+manifest version 2, over the rule, model, settings, figures and the card's
+YAML configs (see `hashing`); it does not depend on the parquet writer's version.
 
 This package reads and writes files; it imports no model code. Everything
 below is importable from `negsamp.dataset` itself; the submodules are:
 
-- `common`: file names, versions, `SPLITS`, `TEMPLATE`, `CITATION`, name patterns,
+- `common`: file names, versions, `SPLITS`, `TEMPLATE`, `CITATION`, `REPO_ID_RE`,
   the `Finite` / `NonNegInt` field types.
 - `rows`: `Outcome`, `MethodOutcome`, `DatasetRow`, `ROW_SCHEMA`, `canonical_row`,
-  `split_hash` (the content hash).
+  `split_hash` (the hash of a split's rows).
 - `context`: `CardContext`, `TaskSummary`, `LengthSummary` (what the builder tells
   `write_dataset` beyond the rows).
 - `manifest`: `Manifest`, `ConfigManifest`, `SplitInfo`, `Figure`, `read_manifest`.
@@ -36,19 +37,22 @@ below is importable from `negsamp.dataset` itself; the submodules are:
   `read_card_header`.
 - `card`: `render_card` (template `negsamp/dataset_cards/negsamp.md.j2`).
 - `read`: `read_rows`, `load_rows` (polars), `load` (`datasets`).
-- `verify`: `verify_dataset`, `verified_rows`.
-- `write`: `write_dataset`, `rerender_card`.
+- `paths`: `inside`, `regular_file`: every path a manifest or card names stays in the folder.
+- `hashing`: what the content hash covers, per manifest version (`config_hash`, `folder_hash`).
+- `verify`: `verify_dataset`, `verified_rows`, `dataset_files`.
+- `write`: `write_dataset`.
 """
 
 from negsamp.dataset.card import render_card
 from negsamp.dataset.checks import check_config_name
 from negsamp.dataset.common import (
-    _REPO_RE,
     CARD_NAME,
     CITATION,
     FIGURE_SUFFIXES,
     MANIFEST_NAME,
     MANIFEST_VERSION,
+    MANIFEST_VERSIONS,
+    REPO_ID_RE,
     ROW_GROUP_SIZE,
     ROW_VERSION,
     SPLITS,
@@ -57,21 +61,22 @@ from negsamp.dataset.common import (
     NonNegInt,
 )
 from negsamp.dataset.context import CardContext, LengthSummary, TaskSummary
+from negsamp.dataset.hashing import combine_hashes, config_hash, folder_hash
 from negsamp.dataset.header import card_header, hub_features, listed_splits, read_card_header
 from negsamp.dataset.manifest import ConfigManifest, Figure, Manifest, SplitInfo, read_manifest
 from negsamp.dataset.parquet import parquet_bytes, rows_table
+from negsamp.dataset.paths import inside, read_text_file, regular_file
 from negsamp.dataset.read import load, load_rows, read_rows
 from negsamp.dataset.rows import (
     ROW_SCHEMA,
     DatasetRow,
     MethodOutcome,
     Outcome,
-    _combine,
     canonical_row,
     split_hash,
 )
-from negsamp.dataset.verify import verified_rows, verify_dataset
-from negsamp.dataset.write import rerender_card, write_dataset
+from negsamp.dataset.verify import dataset_files, verified_rows, verify_dataset
+from negsamp.dataset.write import write_dataset
 
 __all__ = [
     "CARD_NAME",
@@ -79,6 +84,8 @@ __all__ = [
     "FIGURE_SUFFIXES",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
+    "MANIFEST_VERSIONS",
+    "REPO_ID_RE",
     "ROW_GROUP_SIZE",
     "ROW_SCHEMA",
     "ROW_VERSION",
@@ -96,12 +103,15 @@ __all__ = [
     "Outcome",
     "SplitInfo",
     "TaskSummary",
-    "_REPO_RE",
-    "_combine",
     "canonical_row",
     "card_header",
+    "combine_hashes",
+    "config_hash",
+    "dataset_files",
+    "folder_hash",
     "check_config_name",
     "hub_features",
+    "inside",
     "listed_splits",
     "load",
     "load_rows",
@@ -109,8 +119,9 @@ __all__ = [
     "read_card_header",
     "read_manifest",
     "read_rows",
+    "read_text_file",
+    "regular_file",
     "render_card",
-    "rerender_card",
     "rows_table",
     "split_hash",
     "verified_rows",

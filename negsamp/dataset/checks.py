@@ -7,10 +7,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from negsamp.dataset.common import _CONFIG_RE, _first_error
+from negsamp.dataset.common import _CONFIG_RE
 from negsamp.dataset.context import CardContext
 from negsamp.dataset.rows import DatasetRow
 from negsamp.errors import InputError
+from negsamp.formats import first_error
 
 
 def _as_rows(rows: Iterable[DatasetRow | Mapping[str, Any]], what: str) -> list[DatasetRow]:
@@ -22,7 +23,7 @@ def _as_rows(rows: Iterable[DatasetRow | Mapping[str, Any]], what: str) -> list[
         try:
             out.append(DatasetRow.model_validate(row))
         except ValidationError as err:
-            raise InputError(f"{what} row {index}: {_first_error(err)}") from err
+            raise InputError(f"{what} row {index}: {first_error(err)}") from err
     return out
 
 

@@ -1,8 +1,7 @@
 """Constants, field types and helpers every submodule of `negsamp.dataset` shares.
 
 File names and versions of the folder layout, the card template's name, the
-parquet row-group size, the citation, the name patterns, and `_first_error`
-(one line about a pydantic validation error, for InputError messages).
+parquet row-group size, the citation and the name patterns.
 """
 
 from __future__ import annotations
@@ -10,10 +9,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 ROW_VERSION = 1
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+"""Version 2 hashes rows, rule, model, settings, figures and the card's configs (see `hashing`)."""
+MANIFEST_VERSIONS = (1, 2)
+"""Manifest versions this negsamp reads (version 1 verifies with its own, rows-only hash)."""
 SPLITS = ("negative", "control")
 """The two splits every config has, in the order the card lists them."""
 MANIFEST_NAME = "manifest.json"
@@ -32,13 +34,8 @@ CITATION = """@inproceedings{gao2025rethinking,
 }"""
 
 _CONFIG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_REPO_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+REPO_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegInt = Annotated[int, Field(ge=0)]
 
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(value)"
-    return f"field {where!r}: {first['msg']}"

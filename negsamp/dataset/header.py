@@ -17,6 +17,7 @@ import yaml
 
 from negsamp.dataset.common import CARD_NAME, SPLITS
 from negsamp.dataset.manifest import ConfigManifest, Manifest
+from negsamp.dataset.paths import read_text_file
 from negsamp.dataset.rows import ROW_SCHEMA
 from negsamp.errors import InputError
 
@@ -108,14 +109,14 @@ def read_card_header(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / CARD_NAME
     if not path.is_file():
         raise InputError(f"{path}: missing dataset card")
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path, "dataset card")
     match = re.match(r"---\n(.*?\n)---\n", text, flags=re.S)
     if not match:
         raise InputError(f"{path}: no YAML header (the card must start with a '---' block)")
     try:
         header = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: YAML header does not parse ({err})") from err
+    except (yaml.YAMLError, RecursionError, ValueError) as err:
+        raise InputError(f"{path}: YAML header does not parse ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
     if not isinstance(header, dict):
         raise InputError(f"{path}: YAML header is not a mapping")
     return header

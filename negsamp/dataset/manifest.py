@@ -12,13 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from negsamp.dataset.common import (
     MANIFEST_NAME,
     MANIFEST_VERSION,
+    MANIFEST_VERSIONS,
     ROW_VERSION,
     SPLITS,
     NonNegInt,
-    _first_error,
 )
 from negsamp.dataset.context import CardContext
+from negsamp.dataset.paths import read_text_file
 from negsamp.errors import InputError
+from negsamp.formats import first_error
 
 
 class SplitInfo(BaseModel):
@@ -53,7 +55,7 @@ class ConfigManifest(CardContext):
     splits: dict[str, SplitInfo]
     """`negative` and `control`."""
     content_hash: str
-    """sha256 over `"<split>\\t<split hash>\\n"` lines of its splits, sorted by split name."""
+    """The splits' hashes, the card context (rule, model, settings, ...) and the figures (`hashing.config_hash`)."""
     figures: list[Figure] = Field(default_factory=list)
     """Figures of this config, in the order the card shows them."""
     negsamp_version: str
@@ -71,8 +73,8 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    version: Literal[1] = MANIFEST_VERSION
-    """Schema version of this manifest."""
+    version: Literal[1, 2] = MANIFEST_VERSION
+    """Schema version of this manifest; it also says what `content_hash` covers (`negsamp.dataset.hashing`)."""
     name: str
     """Dataset name (the card's title)."""
     dataset_version: str
@@ -80,7 +82,7 @@ class Manifest(BaseModel):
     row_version: Literal[1] = ROW_VERSION
     """Version of `DatasetRow` the parquet files hold."""
     content_hash: str
-    """sha256 over `"<config>\\t<config hash>\\n"` lines, sorted by config: identifies the data."""
+    """Identifies the data: the config hashes, name, version and the card's configs (`hashing.folder_hash`)."""
     negsamp_version: str
     """negsamp version that last wrote the folder."""
     configs: dict[str, ConfigManifest]
@@ -98,13 +100,16 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
     path = directory / MANIFEST_NAME
     if not path.is_file():
         raise InputError(f"{path}: missing: not a negsamp dataset folder")
+    text = read_text_file(path, "manifest")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from err
-    if isinstance(data, dict) and data.get("version") not in (None, MANIFEST_VERSION):
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as err:
+        raise InputError(f"{path}: not valid JSON ({type(err).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    if data.get("version") not in (None, *MANIFEST_VERSIONS):
         raise InputError(f"{path}: manifest version {data.get('version')!r} is not one this negsamp reads")
     try:
         return Manifest.model_validate(data)
     except ValidationError as err:
-        raise InputError(f"{path}: {_first_error(err)}") from err
+        raise InputError(f"{path}: {first_error(err)}") from None

@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from negsamp.dataset.common import ROW_GROUP_SIZE, ROW_VERSION, _first_error
+from negsamp.dataset.common import ROW_GROUP_SIZE, ROW_VERSION
 from negsamp.dataset.rows import ROW_SCHEMA, DatasetRow
 from negsamp.errors import InputError
+from negsamp.formats import first_error
 
 
 def rows_table(rows: Sequence[DatasetRow]) -> pa.Table:
@@ -50,8 +51,9 @@ def parquet_bytes(rows: Sequence[DatasetRow]) -> bytes:
 def _read_table(path: Path) -> pa.Table:
     try:
         table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as err:
-        raise InputError(f"{path}: not a readable parquet file ({err})") from err
+    except Exception as err:  # a flipped byte can surface as any of arrow's, OSError, ValueError, ...
+        raise InputError(f"{path}: not a readable parquet file ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
     if not table.schema.equals(ROW_SCHEMA, check_metadata=False):
         raise InputError(f"{path}: schema differs from negsamp's dataset row schema")
     version = (table.schema.metadata or {}).get(b"negsamp.row_version")
@@ -61,10 +63,15 @@ def _read_table(path: Path) -> pa.Table:
 
 
 def _rows_of(path: Path) -> list[DatasetRow]:
+    table = _read_table(path)
+    try:
+        records = table.to_pylist()
+    except Exception as err:  # corrupt pages are only decoded here
+        raise InputError(f"{path}: not a readable parquet file ({type(err).__name__})") from None
     rows = []
-    for index, data in enumerate(_read_table(path).to_pylist()):
+    for index, data in enumerate(records):
         try:
             rows.append(DatasetRow.model_validate(data))
         except ValidationError as err:
-            raise InputError(f"{path}: row {index}: {_first_error(err)}") from err
+            raise InputError(f"{path}: row {index}: {first_error(err)}") from None
     return rows

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from negsamp.dataset.common import _REPO_RE, SPLITS
+from negsamp.dataset.common import REPO_ID_RE, SPLITS
 from negsamp.dataset.manifest import Manifest, read_manifest
 from negsamp.dataset.parquet import _read_table, _rows_of
+from negsamp.dataset.paths import regular_file
 from negsamp.dataset.rows import ROW_SCHEMA, DatasetRow
 from negsamp.errors import InputError
 
@@ -31,10 +32,8 @@ def _pick_config(manifest: Manifest, config: str | None, where: Path) -> str:
 def _split_path(directory: Path, manifest: Manifest, config: str, split: str) -> Path:
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
-    path = directory / manifest.configs[config].splits[split].path
-    if not path.is_file():
-        raise InputError(f"{path}: missing data file of config {config!r} split {split!r}")
-    return path
+    rel = manifest.configs[config].splits[split].path
+    return regular_file(directory, rel, f"data file of config {config!r} split {split!r}")
 
 
 def read_rows(
@@ -85,7 +84,7 @@ def load(
             datasets.table.InMemoryTable(table), info=info, split=datasets.NamedSplit(split)
         )
     repo = str(dir_or_repo)
-    if not _REPO_RE.fullmatch(repo):
+    if not REPO_ID_RE.fullmatch(repo):
         raise InputError(f"{repo}: neither a dataset folder nor a Hub repo id (ORG/NAME)")
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")

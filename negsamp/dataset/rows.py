@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -156,7 +156,3 @@ def split_hash(config: str, split: str, rows: Iterable[DatasetRow]) -> str:
         digest.update((canonical_row(config, split, row) + "\n").encode("utf-8"))
     return digest.hexdigest()
 
-
-def _combine(named_hashes: Mapping[str, str]) -> str:
-    text = "".join(f"{name}\t{value}\n" for name, value in sorted(named_hashes.items()))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

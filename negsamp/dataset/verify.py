@@ -1,4 +1,11 @@
-"""`verify_dataset`: recompute every hash of a folder and check its manifest and card."""
+"""`verify_dataset`: recompute every hash of a folder and check its manifest and card.
+
+Every path the manifest or the card names is checked with `paths.inside`
+(relative, no `..`, no symlink, inside the folder) before it is read. The card's
+YAML `configs` must be exactly what `card_header` makes from the manifest: that
+list decides which files `datasets.load_dataset` reads, so a card pointing at
+another parquet than the one negsamp verified is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from negsamp.dataset.common import CARD_NAME, MANIFEST_NAME, SPLITS
-from negsamp.dataset.header import read_card_header
-from negsamp.dataset.manifest import Manifest, read_manifest
+from negsamp.dataset.common import CARD_NAME, FIGURE_SUFFIXES, MANIFEST_NAME, SPLITS
+from negsamp.dataset.hashing import config_hash, figures_hash, folder_hash
+from negsamp.dataset.header import card_header, read_card_header
+from negsamp.dataset.manifest import ConfigManifest, Manifest, read_manifest
 from negsamp.dataset.parquet import _rows_of
-from negsamp.dataset.read import _pick_config, _split_path
-from negsamp.dataset.rows import DatasetRow, _combine, split_hash
+from negsamp.dataset.paths import regular_file
+from negsamp.dataset.read import _pick_config
+from negsamp.dataset.rows import DatasetRow, split_hash
 from negsamp.errors import InputError
 
 
@@ -21,6 +30,59 @@ class _Checked:
     rows: dict[str, dict[str, list[DatasetRow]]]
 
 
+def dataset_files(directory: str | os.PathLike, manifest: Manifest) -> list[str]:
+    """Every file the folder consists of (card, manifest, split files, figures), relative POSIX paths.
+
+    Each is checked to be a regular file inside the folder (no `..`, no absolute
+    path, no symlink). What `publish` uploads and `add-release` copies.
+    """
+    paths = [CARD_NAME, MANIFEST_NAME]
+    for name in manifest.config_names():
+        config = manifest.configs[name]
+        paths += [config.splits[s].path for s in SPLITS]
+        paths += [f.path for f in config.figures]
+    for rel in paths:
+        regular_file(directory, rel, "dataset file")
+    return paths
+
+
+def _check_figure_paths(directory: Path, name: str, entry: ConfigManifest) -> None:
+    for figure in entry.figures:
+        parts = figure.path.split("/")
+        if len(parts) != 3 or parts[:2] != ["figures", name] or not figure.path.lower().endswith(FIGURE_SUFFIXES):
+            raise InputError(f"{directory / MANIFEST_NAME}: config {name!r} figure path {figure.path!r} must be "
+                             f"figures/{name}/<file> with an image suffix")
+        regular_file(directory, figure.path, f"figure of config {name!r}")
+
+
+def _verify_config(directory: Path, manifest: Manifest, name: str) -> tuple[str, dict[str, list[DatasetRow]]]:
+    entry = manifest.configs[name]
+    split_hashes, rows_of = {}, {}
+    for split in SPLITS:
+        info = entry.splits[split]
+        expected_path = f"data/{name}/{split}.parquet"
+        if info.path != expected_path:
+            raise InputError(f"{directory / MANIFEST_NAME}: config {name!r} split {split!r} path {info.path!r}, "
+                             f"expected {expected_path!r}")
+        path = regular_file(directory, info.path, f"data file of config {name!r} split {split!r}")
+        rows = _rows_of(path)
+        if len(rows) != info.rows:
+            raise InputError(f"{path}: {len(rows)} rows, the manifest says {info.rows}")
+        digest = split_hash(name, split, rows)
+        if digest != info.content_hash:
+            raise InputError(f"{path}: rows do not match the manifest's content hash (file changed?)")
+        split_hashes[split] = digest
+        rows_of[split] = rows
+    _check_figure_paths(directory, name, entry)
+    figures = None
+    if manifest.version >= 2:
+        figures = figures_hash(directory, [(f.path, f.caption) for f in entry.figures])
+    if config_hash(manifest.version, split_hashes, context=entry, figures=figures) != entry.content_hash:
+        raise InputError(f"{directory / MANIFEST_NAME}: content hash of config {name!r} does not match its "
+                         "splits, rule, model, settings and figures (manifest edited?)")
+    return entry.content_hash, rows_of
+
+
 def _verify(directory: Path, config: str | None = None, *, check_card: bool = True) -> _Checked:
     manifest = read_manifest(directory)
     if config is not None:
@@ -28,34 +90,10 @@ def _verify(directory: Path, config: str | None = None, *, check_card: bool = Tr
     all_rows: dict[str, dict[str, list[DatasetRow]]] = {}
     config_hashes = {}
     for name in manifest.config_names():
-        entry = manifest.configs[name]
-        split_hashes = {}
-        all_rows[name] = {}
-        for split in SPLITS:
-            info = entry.splits[split]
-            expected_path = f"data/{name}/{split}.parquet"
-            if info.path != expected_path:
-                raise InputError(
-                    f"{directory / MANIFEST_NAME}: config {name!r} split {split!r} path {info.path!r}, expected {expected_path!r}"
-                )
-            path = _split_path(directory, manifest, name, split)
-            rows = _rows_of(path)
-            if len(rows) != info.rows:
-                raise InputError(f"{path}: {len(rows)} rows, the manifest says {info.rows}")
-            digest = split_hash(name, split, rows)
-            if digest != info.content_hash:
-                raise InputError(f"{path}: rows do not match the manifest's content hash (file changed?)")
-            split_hashes[split] = digest
-            all_rows[name][split] = rows
-        if _combine(split_hashes) != entry.content_hash:
-            raise InputError(
-                f"{directory / MANIFEST_NAME}: content hash of config {name!r} does not match its splits"
-            )
-        config_hashes[name] = entry.content_hash
-        for figure in entry.figures:
-            if not (directory / figure.path).is_file():
-                raise InputError(f"{directory / figure.path}: missing figure of config {name!r}")
-    if _combine(config_hashes) != manifest.content_hash:
+        config_hashes[name], all_rows[name] = _verify_config(directory, manifest, name)
+    expected = folder_hash(manifest.version, config_hashes, name=manifest.name,
+                           dataset_version=manifest.dataset_version, card_configs=card_header(manifest)["configs"])
+    if expected != manifest.content_hash:
         raise InputError(f"{directory / MANIFEST_NAME}: content_hash does not match the configs' hashes")
     if check_card:
         _verify_card(directory, manifest)
@@ -68,34 +106,24 @@ def _verify_card(directory: Path, manifest: Manifest) -> None:
     configs = header.get("configs")
     if not isinstance(configs, list) or not configs:
         raise InputError(f"{card}: YAML header has no `configs` list")
-    listed = {}
-    for entry in configs:
-        if (
-            not isinstance(entry, dict)
-            or "config_name" not in entry
-            or not isinstance(entry.get("data_files"), list)
-        ):
-            raise InputError(f"{card}: malformed `configs` entry {entry!r}")
-        listed[entry["config_name"]] = entry["data_files"]
-    if set(listed) != set(manifest.configs):
-        raise InputError(
-            f"{card}: configs {sorted(listed)} differ from the manifest's {manifest.config_names()} (re-render the card)"
-        )
-    for name, files in listed.items():
-        for item in files:
-            path = item.get("path") if isinstance(item, dict) else None
-            if not isinstance(path, str) or not (directory / path).is_file():
-                raise InputError(f"{card}: config {name!r} data file {path!r} does not exist")
+    expected = card_header(manifest)["configs"]
+    if configs != expected:
+        raise InputError(f"{card}: the YAML `configs` (the files `datasets.load_dataset` reads) differ from the "
+                         "manifest's split files: the card was edited (re-render it)")
+    for entry in expected:
+        for item in entry["data_files"]:
+            regular_file(directory, item["path"], f"data file of config {entry['config_name']!r}")
 
 
 def verify_dataset(directory: str | os.PathLike, *, config: str | None = None) -> Manifest:
     """Check a dataset folder and return its manifest.
 
-    Recomputes every split's hash from its parquet rows and checks it against the
-    manifest; checks the schema, the row counts, the figures and that the card's
-    YAML header parses and lists exactly the manifest's configs with existing
-    data files. `config`, when given, must be one of the folder's. Raises
-    InputError naming the file at fault.
+    Recomputes every split's hash from its parquet rows and every config's and
+    the folder's hash (what they cover depends on the manifest version: see
+    `negsamp.dataset.hashing`); checks the schema, the row counts, that every
+    named file is a regular file inside the folder, and that the card's YAML
+    `configs` are exactly the manifest's split files. `config`, when given,
+    must be one of the folder's. Raises InputError naming the file at fault.
     """
     return _verify(Path(directory), config).manifest
 

@@ -1,9 +1,8 @@
-"""`write_dataset` (write or replace one config of a folder) and `rerender_card`."""
+"""`write_dataset`: write or replace one config of a dataset folder."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,158 +14,144 @@ from negsamp import __version__
 from negsamp.atomic import atomic_write_bytes
 from negsamp.dataset.card import render_card
 from negsamp.dataset.checks import _as_rows, _check_name, _check_rows, check_config_name
-from negsamp.dataset.common import CARD_NAME, FIGURE_SUFFIXES, MANIFEST_NAME, SPLITS, _first_error
+from negsamp.dataset.common import CARD_NAME, FIGURE_SUFFIXES, MANIFEST_NAME, MANIFEST_VERSION, SPLITS
 from negsamp.dataset.context import CardContext
-from negsamp.dataset.manifest import ConfigManifest, Figure, Manifest, SplitInfo, read_manifest
-from negsamp.dataset.parquet import _rows_of, parquet_bytes, rows_table
-from negsamp.dataset.read import _split_path
-from negsamp.dataset.rows import DatasetRow, _combine, split_hash
+from negsamp.dataset.hashing import config_hash, figures_hash, folder_hash
+from negsamp.dataset.header import card_header
+from negsamp.dataset.manifest import ConfigManifest, Figure, Manifest, SplitInfo
+from negsamp.dataset.parquet import parquet_bytes, rows_table
+from negsamp.dataset.rows import DatasetRow, split_hash
 from negsamp.dataset.verify import _Checked, _verify
 from negsamp.errors import InputError
+from negsamp.formats import first_error, slug
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.").lower()[:60] or "figure"
-
-
-def write_dataset(
-    out_dir: str | os.PathLike,
-    *,
-    name: str,
-    version: str,
-    config: str,
-    negative_rows: Iterable[DatasetRow | Mapping[str, Any]],
-    control_rows: Iterable[DatasetRow | Mapping[str, Any]],
-    card_context: CardContext | Mapping[str, Any],
-    figures: Mapping[str, str | os.PathLike] | None = None,
-    template: str | os.PathLike | None = None,
-) -> Manifest:
-    """Write (or replace) one config of a dataset folder; return the new manifest.
-
-    An existing folder with a manifest keeps its other configs (it is verified
-    first, and must have the same `name` and `version`). A folder without a
-    manifest must not already hold a README.md or data/. `figures` maps a caption
-    to an image file, copied to `figures/<config>/`. Files are written atomically,
-    the manifest last, so a crash leaves a folder that `verify_dataset` rejects
-    rather than one that looks whole.
-    """
-    out = Path(out_dir)
-    name = _check_name(name, "dataset name")
-    version = _check_name(version, "dataset version")
-    config = check_config_name(config)
+def _context(card_context: CardContext | Mapping[str, Any]) -> CardContext:
     try:
-        ctx = (
-            card_context
-            if isinstance(card_context, CardContext)
-            else CardContext.model_validate(card_context)
-        )
+        ctx = card_context if isinstance(card_context, CardContext) else CardContext.model_validate(card_context)
     except ValidationError as err:
-        raise InputError(f"card_context: {_first_error(err)}") from err
+        raise InputError(f"card_context: {first_error(err)}") from None
     if type(ctx) is not CardContext:  # e.g. a ConfigManifest passed back in: keep the context fields only
         ctx = CardContext.model_validate(ctx.model_dump(include=set(CardContext.model_fields)))
-    split_rows = {
-        "negative": _as_rows(negative_rows, "negative"),
-        "control": _as_rows(control_rows, "control"),
-    }
+    return ctx
+
+
+def _split_rows(config: str, negative_rows, control_rows, ctx: CardContext) -> dict[str, list[DatasetRow]]:
+    split_rows = {"negative": _as_rows(negative_rows, "negative"), "control": _as_rows(control_rows, "control")}
     for split, rows in split_rows.items():
         _check_rows(split, rows, ctx)
+        split_rows[split] = sorted(rows, key=lambda r: r.key)
     if not split_rows["negative"] and not split_rows["control"]:
         raise InputError(f"config {config!r} has no rows in either split: nothing to write")
     overlap = {r.key for r in split_rows["negative"]} & {r.key for r in split_rows["control"]}
     if overlap:
         task, sample = sorted(overlap)[0]
         raise InputError(f"sample {sample!r} of task {task!r} is in both the negative and the control split")
+    return split_rows
 
-    figure_sources: list[tuple[str, Path]] = []
+
+def _figure_sources(figures: Mapping[str, str | os.PathLike] | None) -> list[tuple[str, Path]]:
+    out = []
     for caption, source in (figures or {}).items():
         source = Path(source)
         if not source.is_file():
             raise InputError(f"figure {caption!r}: {source}: no such file")
         if source.suffix.lower() not in FIGURE_SUFFIXES:
             raise InputError(f"figure {caption!r}: {source}: not an image ({', '.join(FIGURE_SUFFIXES)})")
-        figure_sources.append((_check_name(caption, "figure caption"), source))
+        out.append((_check_name(caption, "figure caption"), source))
+    return out
 
-    existing: _Checked | None = None
+
+def _existing(out: Path, name: str, version: str) -> _Checked | None:
     if (out / MANIFEST_NAME).exists():
-        existing = _verify(out, check_card=False)  # the card is re-rendered below
+        existing = _verify(out, check_card=False)  # the card is re-rendered
         if existing.manifest.name != name or existing.manifest.dataset_version != version:
             raise InputError(
                 f"{out} holds dataset {existing.manifest.name!r} version {existing.manifest.dataset_version!r}; "
                 f"cannot add {name!r} version {version!r} to it (use another folder)"
             )
-    elif (out / CARD_NAME).exists() or (out / "data").exists():
-        raise InputError(
-            f"{out} has a README.md or data/ but no {MANIFEST_NAME}: not a negsamp dataset folder"
-        )
+        return existing
+    if (out / CARD_NAME).exists() or (out / "data").exists():
+        raise InputError(f"{out} has a README.md or data/ but no {MANIFEST_NAME}: not a negsamp dataset folder")
+    return None
 
-    # data files
-    splits = {}
-    for split in SPLITS:
-        rel = f"data/{config}/{split}.parquet"
-        rows = sorted(split_rows[split], key=lambda r: r.key)
-        split_rows[split] = rows
-        atomic_write_bytes(out / rel, parquet_bytes(rows))
-        splits[split] = SplitInfo(
-            path=rel,
-            rows=len(rows),
-            num_bytes=rows_table(rows).nbytes,
-            content_hash=split_hash(config, split, rows),
-        )
 
-    # figures: replace this config's folder content
+def _write_figures(out: Path, config: str, sources: list[tuple[str, Path]]) -> list[Figure]:
+    """Copy the figures to figures/<config>/ (replacing what was there) and list them."""
     figure_dir = out / "figures" / config
-    figure_entries = []
-    used: set[str] = set()
-    for caption, source in figure_sources:
-        stem, n = _slug(caption), 1
-        filename = f"{stem}{source.suffix.lower()}"
+    entries, used = [], set()
+    for caption, source in sources:
+        stem, n, suffix = slug(caption, "figure"), 1, source.suffix.lower()
+        filename = f"{stem}{suffix}"
         while filename in used:
             n += 1
-            filename = f"{stem}-{n}{source.suffix.lower()}"
+            filename = f"{stem}-{n}{suffix}"
         used.add(filename)
         atomic_write_bytes(figure_dir / filename, source.read_bytes())
-        figure_entries.append(Figure(caption=caption, path=f"figures/{config}/{filename}"))
+        entries.append(Figure(caption=caption, path=f"figures/{config}/{filename}"))
     if figure_dir.is_dir():
         for stale in figure_dir.iterdir():
             if stale.name not in used:
-                if stale.is_dir():
-                    shutil.rmtree(stale)
-                else:
-                    stale.unlink()
+                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
         if not used:
             figure_dir.rmdir()
+    return entries
 
-    entry = ConfigManifest(
-        **ctx.model_dump(),
-        splits=splits,
-        content_hash=_combine({s: splits[s].content_hash for s in SPLITS}),
-        figures=figure_entries,
-        negsamp_version=__version__,
-    )
+
+def _rehash(out: Path, entry: ConfigManifest) -> ConfigManifest:
+    """The config entry with its hash under the current manifest version (older folders are upgraded)."""
+    figures = figures_hash(out, [(f.path, f.caption) for f in entry.figures])
+    splits = {s: entry.splits[s].content_hash for s in SPLITS}
+    return entry.model_copy(update={"content_hash": config_hash(MANIFEST_VERSION, splits, context=entry,
+                                                                figures=figures)})
+
+
+def _manifest(name: str, version: str, configs: dict[str, ConfigManifest]) -> Manifest:
+    draft = Manifest(name=name, dataset_version=version, content_hash="", negsamp_version=__version__,
+                     configs=dict(sorted(configs.items())))
+    digest = folder_hash(MANIFEST_VERSION, {c: e.content_hash for c, e in configs.items()}, name=name,
+                         dataset_version=version, card_configs=card_header(draft)["configs"])
+    return draft.model_copy(update={"content_hash": digest})
+
+
+def write_dataset(
+    out_dir: str | os.PathLike, *, name: str, version: str, config: str,
+    negative_rows: Iterable[DatasetRow | Mapping[str, Any]], control_rows: Iterable[DatasetRow | Mapping[str, Any]],
+    card_context: CardContext | Mapping[str, Any], figures: Mapping[str, str | os.PathLike] | None = None,
+    template: str | os.PathLike | None = None,
+) -> Manifest:
+    """Write (or replace) one config of a dataset folder; return the new manifest.
+
+    An existing folder with a manifest keeps its other configs (it is verified
+    first, and must have the same `name` and `version`; they are re-hashed under
+    the current manifest version). A folder without a manifest must not already
+    hold a README.md or data/. `figures` maps a caption to an image file, copied
+    to `figures/<config>/`. Files are written atomically, the manifest last, so
+    a crash leaves a folder that `verify_dataset` rejects rather than one that
+    looks whole.
+    """
+    out = Path(out_dir)
+    name, version = _check_name(name, "dataset name"), _check_name(version, "dataset version")
+    config = check_config_name(config)
+    ctx = _context(card_context)
+    split_rows = _split_rows(config, negative_rows, control_rows, ctx)
+    sources = _figure_sources(figures)
+    existing = _existing(out, name, version)
+    splits = {}
+    for split in SPLITS:
+        rows = split_rows[split]
+        rel = f"data/{config}/{split}.parquet"
+        atomic_write_bytes(out / rel, parquet_bytes(rows))
+        splits[split] = SplitInfo(path=rel, rows=len(rows), num_bytes=rows_table(rows).nbytes,
+                                  content_hash=split_hash(config, split, rows))
+    entry = ConfigManifest(**ctx.model_dump(), splits=splits, content_hash="",
+                           figures=_write_figures(out, config, sources), negsamp_version=__version__)
     configs = dict(existing.manifest.configs) if existing else {}
     configs[config] = entry
-    manifest = Manifest(
-        name=name,
-        dataset_version=version,
-        content_hash=_combine({c: e.content_hash for c, e in configs.items()}),
-        negsamp_version=__version__,
-        configs=dict(sorted(configs.items())),
-    )
+    configs = {c: _rehash(out, e) for c, e in configs.items()}
+    manifest = _manifest(name, version, configs)
     all_rows = dict(existing.rows) if existing else {}
     all_rows[config] = split_rows
     atomic_write_bytes(out / CARD_NAME, render_card(manifest, all_rows, template=template).encode("utf-8"))
     atomic_write_bytes(out / MANIFEST_NAME, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
     return manifest
-
-
-def rerender_card(directory: str | os.PathLike, *, template: str | os.PathLike | None = None) -> Path:
-    """Verify the folder's data and rewrite its README.md from the manifest (e.g. after a template change)."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    rows = {
-        name: {split: _rows_of(_split_path(directory, manifest, name, split)) for split in SPLITS}
-        for name in manifest.config_names()
-    }
-    atomic_write_bytes(directory / CARD_NAME, render_card(manifest, rows, template=template).encode("utf-8"))
-    _verify(directory)
-    return directory / CARD_NAME

@@ -39,6 +39,9 @@ Where things are (a package; everything below is re-exported here)::
     page.py          render_html (site/index.html) and its column list
     page_assets.py   the page's inline CSS and JavaScript
     build.py         collect, build_leaderboard, BuildResult, the output file names
+    names.py         display names: NFKC, refused characters, look-alike skeletons
+    budget.py        predictions must fit max_new_tokens (re-tokenized with the release model's tokenizer)
+    verify.py        `leaderboard verify`: re-run a method here, compare exactly, record our KV measurement
 """
 
 from negsamp.leaderboard.build import (
@@ -63,8 +66,6 @@ from negsamp.leaderboard.registry import (
 )
 from negsamp.leaderboard.render import (
     TABLE_VERSION,
-    _pct,
-    _ratio,
     md_text,
     render_markdown,
     table_data,
@@ -83,7 +84,14 @@ from negsamp.leaderboard.submissions import (
     parse_submission,
     read_submission,
 )
-from negsamp.leaderboard.validate import TOLERANCE, ValidatedEntry, validate_submission
+from negsamp.leaderboard.validate import (
+    BUDGET_CLASSES,
+    TOLERANCE,
+    ValidatedEntry,
+    budget_class,
+    validate_submission,
+)
+from negsamp.leaderboard.verify import VERIFIED_DIR, Verification, load_verification, verify_submission
 
 __all__ = [
     "DATA_NAME",
@@ -113,9 +121,13 @@ __all__ = [
     "ReleaseRegistry",
     "SubmissionRejected",
     "ValidatedEntry",
-    "_pct",
-    "_ratio",
+    "BUDGET_CLASSES",
+    "VERIFIED_DIR",
+    "Verification",
     "add_release",
+    "budget_class",
+    "load_verification",
+    "verify_submission",
     "build_leaderboard",
     "collect",
     "md_text",

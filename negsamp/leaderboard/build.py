@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from negsamp.errors import InputError
+from negsamp.leaderboard.names import skeleton
 from negsamp.leaderboard.page import render_html
 from negsamp.leaderboard.problems import Problem, Rejection, SubmissionRejected
 from negsamp.leaderboard.registry import REGISTRY_NAME, Registry, Release
 from negsamp.leaderboard.render import render_markdown, table_data, table_json
 from negsamp.leaderboard.validate import ValidatedEntry, validate_submission
+from negsamp.leaderboard.verify import load_verification
 
 SUBMISSIONS_DIR = "submissions"
 README_NAME = "README.md"
@@ -55,8 +58,46 @@ def collect(root: str | Path) -> tuple[Registry, list[ValidatedEntry], list[Reje
             # A case no check foresaw must not take the whole board down: reject that file alone.
             rejected.append(Rejection(path.name, [Problem("(file)", f"could not be validated "
                                                                     f"({type(err).__name__})")]))
+    entries, duplicates = refuse_duplicates(entries)
+    entries = [_with_verification(root, e) for e in entries]
+    rejected = sorted(rejected + duplicates, key=lambda r: r.file)
     entries.sort(key=ValidatedEntry.sort_key)
     return registry, entries, rejected
+
+
+def _with_verification(root: Path, entry: ValidatedEntry) -> ValidatedEntry:
+    """The entry marked verified, with our KV measurement, when `ROOT/verified/<id>.json` still applies."""
+    record = load_verification(root, entry.id, root / SUBMISSIONS_DIR / f"{entry.id}.json",
+                               entry.release.content_hash)
+    if record is None:
+        return entry
+    return dataclasses.replace(entry, verified=True, kv_kept_measured=record.kv_kept)
+
+
+def refuse_duplicates(entries: list[ValidatedEntry]) -> tuple[list[ValidatedEntry], list[Rejection]]:
+    """Keep the first entry (by file name) of each look-alike name and of each set of identical predictions
+    on a release; the later ones are rejected, naming the earlier file.
+
+    File order is the only order not chosen by the submitter's own claims (the date is self-declared).
+    """
+    kept: list[ValidatedEntry] = []
+    rejected: list[Rejection] = []
+    names: dict[tuple, ValidatedEntry] = {}
+    digests: dict[tuple, ValidatedEntry] = {}
+    for entry in sorted(entries, key=lambda e: e.id):
+        name_key, digest_key = (entry.release.key, skeleton(entry.name)), (entry.release.key, entry.predictions_digest)
+        if name_key in names:
+            other = names[name_key]
+            rejected.append(Rejection(f"{entry.id}.json", [Problem("name", f"{entry.name!r} looks the same as "
+                                                                             f"{other.name!r} ({other.id}.json)")]))
+        elif digest_key in digests:
+            other = digests[digest_key]
+            rejected.append(Rejection(f"{entry.id}.json", [Problem("predictions", "identical to the predictions "
+                                                                                  f"of {other.id}.json")]))
+        else:
+            names[name_key], digests[digest_key] = entry, entry
+            kept.append(entry)
+    return kept, rejected
 
 
 def build_leaderboard(root: str | Path = "leaderboard", *, write: bool = True) -> BuildResult:

@@ -8,21 +8,24 @@ import html
 import json
 from typing import Any
 
+from negsamp.formats import num, pct
 from negsamp.leaderboard.page_assets import _CSS, _JS
-from negsamp.leaderboard.render import _count, _pct, _ratio
+from negsamp.leaderboard.render import _count
 
 _COLUMNS = [
     # key, label, kind ("num" or "text"), title
-    ("rank", "#", "num", "Rank by negatives recovered within the release"),
+    ("rank", "#", "num", "Rank within the release and KV-kept class (verified rows only)"),
+    ("budget_class", "Class", "text", "KV-kept class of our measurement (verified rows only)"),
     ("name", "Method", "text", "Display name; links to the paper or code"),
     ("method", "Spec", "text", "Method spec as submitted"),
     ("model", "Model", "text", "Model the predictions came from"),
     ("release", "Dataset", "text", "Release (name and version) the method was scored on"),
     ("recovery_rate", "Negatives recovered", "num", "Negatives with b·(1−t) < o, recomputed"),
     ("control_retention", "Control retention", "num", "Control samples still good, recomputed"),
-    ("kv_kept", "KV kept", "num", "KV bytes after prefill / baseline's (submitter's measurement)"),
+    ("kv_kept", "KV kept", "num", "KV bytes after prefill / baseline's: measured here when verified, else claimed"),
     ("output_length_ratio", "Output length ratio", "num", "Output tokens / baseline's (submitted tokens)"),
-    ("throughput_ratio", "Throughput ratio", "num", "Method / baseline throughput (submitter's measurement)"),
+    ("throughput_ratio", "Throughput ratio", "num", "Method / baseline throughput (submitter's claim)"),
+    ("status", "Status", "text", "Verified here, or an unverified claim; mining methods and warnings"),
     ("submitted", "Date", "text", "Date of submission"),
 ]
 
@@ -51,17 +54,24 @@ def _cell(key: str, entry: dict[str, Any]) -> str:
         source = "" if entry["source"] == "method" else '<div class="sub">predictions made elsewhere</div>'
         return f'<td class="name">{name}{source}</td>'
     if key == "recovery_rate":
-        return (f'<td class="num">{_pct(value)}<div class="sub">{entry["recovered"]}/{entry["negatives"]}'
+        return (f'<td class="num">{pct(value)}<div class="sub">{entry["recovered"]}/{entry["negatives"]}'
                 "</div></td>")
     if key == "control_retention":
-        return (f'<td class="num">{_pct(value)}<div class="sub">{entry["control_retained"]}/{entry["control"]}'
+        return (f'<td class="num">{pct(value)}<div class="sub">{entry["control_retained"]}/{entry["control"]}'
                 "</div></td>")
     if key == "kv_kept":
-        return f'<td class="num">{_pct(value)}</td>'
+        if entry.get("verified"):
+            return f'<td class="num">{pct(value)}</td>'
+        return f'<td class="num">claimed {pct(entry.get("kv_kept_claimed"))}</td>'
+    if key == "status":
+        parts = [entry["status"]] + (["mined with: not held out"] if entry.get("mined") else [])
+        return f"<td>{_e('; '.join(parts + list(entry.get('warnings', []))))}</td>"
+    if key == "budget_class":
+        return f"<td>{_e(value or '—')}</td>"
     if key in ("output_length_ratio", "throughput_ratio"):
-        return f'<td class="num">{_ratio(value)}</td>'
+        return f'<td class="num">{num(value)}</td>'
     if key == "rank":
-        return f'<td class="num">{int(value)}</td>'
+        return f'<td class="num">{"—" if value is None else int(value)}</td>'
     css = {"method": "spec", "model": "model", "release": "release", "submitted": "date"}.get(key, "")
     return f'<td class="{css}">{_e(value)}</td>' if css else f"<td>{_e(value)}</td>"
 
@@ -74,8 +84,8 @@ def _task_table(entry: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td>{_e(g['group'])}</td><td>{_count(g['recovered'], g['negatives'], g['recovery_rate'])}</td>"
             f"<td>{_count(g['control_retained'], g['control'], g['control_retention'])}</td>"
-            f"<td>{_ratio(g['relative_score'])}</td><td>{_pct(g['kv_kept'])}</td>"
-            f"<td>{_ratio(g['output_length_ratio'])}</td></tr>"
+            f"<td>{num(g['relative_score'])}</td><td>{pct(g['kv_kept'])}</td>"
+            f"<td>{num(g['output_length_ratio'])}</td></tr>"
         )
     return f'<table class="tasks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 

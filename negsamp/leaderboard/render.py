@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from negsamp.formats import num, pct
 from negsamp.leaderboard.problems import Rejection
 from negsamp.leaderboard.registry import Release
 from negsamp.leaderboard.submissions import _CONTROL_RE
@@ -13,16 +14,8 @@ from negsamp.leaderboard.validate import ValidatedEntry
 TABLE_VERSION = 1
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
-
-
-def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
 def _count(recovered: int, total: int, rate: float | None) -> str:
-    return "—" if rate is None else f"{_pct(rate)} ({recovered}/{total})"
+    return "—" if rate is None else f"{pct(rate)} ({recovered}/{total})"
 
 
 _MD_SPECIAL = set("\\`*_[]|~")
@@ -60,19 +53,57 @@ def table_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1, allow_nan=False) + "\n"
 
 
+def ranks(entries: list[ValidatedEntry]) -> list[int | None]:
+    """Rank within (release, KV-kept class), in table order; None for an entry that is not ranked
+    (unverified, KV unknown or not compressed)."""
+    counters: dict[tuple, int] = {}
+    out: list[int | None] = []
+    for entry in entries:
+        klass = entry.budget_class
+        if klass is None:
+            out.append(None)
+            continue
+        key = (entry.release.key, klass)
+        counters[key] = counters.get(key, 0) + 1
+        out.append(counters[key])
+    return out
+
+
+def _status(e: ValidatedEntry) -> str:
+    parts = [e.status] + (["mined with: not held out"] if e.mined else []) + list(e.warnings)
+    return md_text("; ".join(parts))
+
+
 def table_data(entries: list[ValidatedEntry], releases: list[Release]) -> dict[str, Any]:
     """The table as JSON-ready data (what `leaderboard.json` holds and the page embeds)."""
-    ranks: dict[tuple, int] = {}
-    rows = []
-    for entry in entries:
-        rank = ranks[entry.release.key] = ranks.get(entry.release.key, 0) + 1
-        rows.append(entry.to_json(rank))
+    rows = [entry.to_json(rank) for entry, rank in zip(entries, ranks(entries), strict=True)]
     return {
         "version": TABLE_VERSION,
         "releases": [r.model_dump(exclude={"path"}) | {"label": r.label} for r in releases],
         "entries": rows,
     }
 
+
+
+def _release_table(rows: list[ValidatedEntry]) -> list[str]:
+    lines = [
+        "| # | class | method | spec | negatives recovered | control retention | KV kept "
+        "| output length ratio | throughput ratio (claimed) | status | date |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for rank, e in zip(ranks(rows), rows, strict=True):
+        o = e.overall
+        name = md_text(e.name)
+        if e.paper_url:
+            name = f"[{name}]({_md_url(e.paper_url)})"
+        kv = pct(e.kv_kept_measured) if e.verified else f"claimed {pct(o.kv_kept)}"
+        lines.append(
+            f"| {rank or '—'} | {e.budget_class or '—'} | {name} | {md_text(e.method)} "
+            f"| {_count(o.recovered, o.negatives, o.recovery_rate)} "
+            f"| {_count(o.control_retained, o.control, o.control_retention)} | {kv} "
+            f"| {num(o.output_length_ratio)} | {num(e.throughput_ratio)} | {_status(e)} | {md_text(e.submitted)} |"
+        )
+    return [*lines, ""]
 
 
 def render_markdown(entries: list[ValidatedEntry], releases: list[Release],
@@ -103,9 +134,16 @@ def render_markdown(entries: list[ValidatedEntry], releases: list[Release],
         "by the same test.",
         "- Both are **recomputed** here from the submitted predictions and the release's rows; a submission "
         "whose claimed figures disagree with the recomputation is rejected.",
-        "- **KV kept** (KV bytes after prefill / the baseline's, mean over samples) and **throughput ratio** "
-        "(method / baseline) are the submitter's own measurements and are not re-checked. **Output length "
-        "ratio** is the submitted output tokens over the baseline's.",
+        "- **Verified** rows were re-run here by `negsamp leaderboard verify`: the same predictions, exactly, "
+        "and **KV kept** (KV bytes after prefill / the baseline's, mean over samples) is our measurement. "
+        "Every other row is an **unverified claim**: its predictions were made elsewhere and its KV is the "
+        "submitter's word, shown as \"claimed\".",
+        "- **Ranking**: only verified rows are ranked, within classes of measured KV kept (≤ 25%, ≤ 50%, "
+        "≤ 75%, < 100%), by negatives recovered, then control retention. A row whose KV is unknown or not "
+        "compressed, or that is unverified, is shown but not ranked. Methods the release was mined with are "
+        "labelled: their negatives are their own failures, not held out.",
+        "- **Throughput ratio** (method / baseline) is always the submitter's claim. **Output length ratio** "
+        "is the submitted output tokens over the baseline's.",
         "- Interactive table: `site/index.html` (opens offline) or the Space's `app.py`.",
         "",
     ]
@@ -122,23 +160,7 @@ def render_markdown(entries: list[ValidatedEntry], releases: list[Release],
         if not rows:
             lines += ["No accepted submission yet.", ""]
             continue
-        lines += [
-            "| # | method | spec | model | negatives recovered | control retention | KV kept "
-            "| output length ratio | throughput ratio | date |",
-            "|---:|---|---|---|---:|---:|---:|---:|---:|---|",
-        ]
-        for rank, e in enumerate(rows, start=1):
-            o = e.overall
-            name = md_text(e.name)
-            if e.paper_url:
-                name = f"[{name}]({_md_url(e.paper_url)})"
-            lines.append(
-                f"| {rank} | {name} | {md_text(e.method)} | {md_text(e.model)} "
-                f"| {_count(o.recovered, o.negatives, o.recovery_rate)} "
-                f"| {_count(o.control_retained, o.control, o.control_retention)} | {_pct(o.kv_kept)} "
-                f"| {_ratio(o.output_length_ratio)} | {_ratio(e.throughput_ratio)} | {md_text(e.submitted)} |"
-            )
-        lines.append("")
+        lines += _release_table(rows)
     if rejected:
         lines += ["## Rejected submissions", "",
                   "Not ranked until fixed (`negsamp leaderboard validate FILE` tells the same):", ""]

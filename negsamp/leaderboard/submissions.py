@@ -16,11 +16,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from negsamp.leaderboard.names import name_problem
 from negsamp.leaderboard.problems import Problem, SubmissionRejected, _Collector, _path, _show
 from negsamp.submission import Submission
 
-MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
-"""A submission file larger than this is refused before it is read."""
+MAX_SUBMISSION_BYTES = 16 * 1024 * 1024
+"""A submission file larger than this is refused before it is read. Predictions must fit the release's
+`max_new_tokens`, so a real submission for a few thousand samples takes a few MB."""
+MAX_JSON_VALUES = 1_000_000
+"""At most this many JSON values (counted on the raw bytes before parsing, so memory stays bounded)."""
+MAX_DEPTH = 64
+"""At most this deep nesting of arrays and objects (a submission needs 5)."""
+MAX_PREDICTIONS = 100_000
+"""At most this many predictions."""
 MAX_STRING = 100_000
 """No string anywhere in a submission may be longer (a prediction is the longest legitimate one)."""
 MAX_METHOD_SPEC = 500
@@ -29,6 +37,8 @@ MAX_SAMPLE_ID = 200
 MAX_ENV_ENTRIES = 200
 MAX_ENV_TEXT = 1000
 MAX_THROUGHPUT_JSON = 100_000
+MAX_THROUGHPUT_RATIO = 1000.0
+"""A throughput ratio above this (method / baseline) is refused as implausible."""
 
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -86,6 +96,32 @@ def _scan(data: Any, problems: _Collector) -> None:
                 stack.append((value[index], (*loc, index)))
 
 
+_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def _prescan(raw: bytes, problems: _Collector) -> None:
+    """Count values and nesting on the bytes, before any object is built.
+
+    Strings are blanked first (a bracket inside one is not structure); then the
+    count of `,` `[` `{` bounds the number of values and a cumulative sum of
+    brackets gives the depth. Parsing a file of ten million tiny numbers would
+    otherwise take gigabytes before any check could look at it.
+    """
+    import numpy as np
+
+    bare = _STRING_RE.sub(b'""', raw)
+    values = bare.count(b",") + bare.count(b"[") + bare.count(b"{")
+    if values > MAX_JSON_VALUES:
+        problems.add("(file)", f"about {values} JSON values, over the limit of {MAX_JSON_VALUES}")
+        return
+    codes = np.frombuffer(bare, dtype=np.uint8)
+    opens = (codes == ord("[")) | (codes == ord("{"))
+    closes = (codes == ord("]")) | (codes == ord("}"))
+    depth = int(np.cumsum(opens.astype(np.int32) - closes.astype(np.int32)).max(initial=0))
+    if depth > MAX_DEPTH:
+        problems.add("(file)", f"JSON nested too deeply ({depth} levels, over the limit of {MAX_DEPTH})")
+
+
 def parse_submission(raw: bytes, source: str = "submission") -> Submission:
     """Bytes of a submission file -> `Submission`, or SubmissionRejected naming each bad field.
 
@@ -104,6 +140,8 @@ def parse_submission(raw: bytes, source: str = "submission") -> Submission:
         problems.raise_if_any(source)
     if text.startswith("\ufeff"):
         text = text[1:]
+    _prescan(raw, problems)
+    problems.raise_if_any(source)
     try:
         data = json.loads(text, parse_constant=_parse_constant, parse_float=_parse_float, parse_int=_parse_int)
     except json.JSONDecodeError as err:
@@ -114,6 +152,9 @@ def parse_submission(raw: bytes, source: str = "submission") -> Submission:
         problems.raise_if_any(source)
     if not isinstance(data, dict):
         problems.add("(file)", f"expected a JSON object, got {type(data).__name__}")
+        problems.raise_if_any(source)
+    if isinstance(data.get("predictions"), list) and len(data["predictions"]) > MAX_PREDICTIONS:
+        problems.add("predictions", f"{len(data['predictions'])} entries, over the limit of {MAX_PREDICTIONS}")
         problems.raise_if_any(source)
     _scan(data, problems)
     problems.raise_if_any(source)
@@ -143,6 +184,8 @@ def _single_line(problems: _Collector, where: str, value: str, limit: int) -> No
         problems.add(where, "contains control characters or line breaks")
     elif not value.strip():
         problems.add(where, "is blank")
+    elif (why := name_problem(value)) is not None:
+        problems.add(where, why)
 
 
 def _check_fields(s: Submission, problems: _Collector) -> None:
@@ -154,9 +197,12 @@ def _check_fields(s: Submission, problems: _Collector) -> None:
         problems.add("submitted", f"{_show(s.submitted)} is not a date of the form YYYY-MM-DD")
     else:
         try:
-            _dt.date.fromisoformat(s.submitted)
+            day = _dt.date.fromisoformat(s.submitted)
         except ValueError:
             problems.add("submitted", f"{_show(s.submitted)} is not a valid date")
+        else:
+            if day > _dt.date.today() + _dt.timedelta(days=1):  # a day of slack for time zones
+                problems.add("submitted", f"{s.submitted} is in the future")
     r = s.report
     _single_line(problems, "report.method", r.method, MAX_METHOD_SPEC)
     _single_line(problems, "report.model", r.model, MAX_MODEL)
@@ -170,6 +216,10 @@ def _check_fields(s: Submission, problems: _Collector) -> None:
     if r.throughput is not None:
         if len(r.throughput.model_dump_json()) > MAX_THROUGHPUT_JSON:
             problems.add("report.throughput", f"over {MAX_THROUGHPUT_JSON} characters of JSON")
+        ratio = r.throughput.ratio
+        if ratio is not None and ratio > MAX_THROUGHPUT_RATIO:
+            problems.add("report.throughput.ratio", f"must be a positive finite number up to {MAX_THROUGHPUT_RATIO:g} "
+                                                    "(method / baseline tokens per second)")
     for index, p in enumerate(s.predictions):
         if len(p.sample_id) > MAX_SAMPLE_ID:
             problems.add(f"predictions[{index}].sample_id", f"over {MAX_SAMPLE_ID} characters")
@@ -181,8 +231,14 @@ def _throughput_value(throughput: Any) -> float | None:
 
 
 def read_submission(path: str | Path) -> Submission:
-    """Read and parse a submission file with the caps of `parse_submission` (size checked before reading)."""
+    """Read and parse a submission file with the caps of `parse_submission` (size checked before reading).
+
+    A symlink is refused: a submission folder is a pull request's files, and a link could make the
+    board read anything the builder can.
+    """
     path = Path(path)
+    if path.is_symlink():
+        raise SubmissionRejected(str(path), [Problem("(file)", "is a symbolic link; links are refused")])
     if not path.is_file():
         raise SubmissionRejected(str(path), [Problem("(file)", "no such file")])
     size = path.stat().st_size

@@ -7,6 +7,8 @@ returns a `ValidatedEntry` or raises `SubmissionRejected`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from negsamp.errors import InputError
-from negsamp.evaluator import GroupFigures, length_shift, summarise
+from negsamp.evaluator import GroupFigures, control_warning, coverage_problems, length_shift, summarise
+from negsamp.leaderboard.budget import budget_problems
+from negsamp.leaderboard.names import normalise
 from negsamp.leaderboard.problems import _Collector, _show
 from negsamp.leaderboard.registry import Registry, Release
 from negsamp.leaderboard.submissions import _check_fields, _throughput_value, read_submission
@@ -47,21 +51,66 @@ class ValidatedEntry:
     """The submitter's throughput measurement (method / baseline), when submitted."""
     claims_checked: int
     """How many claimed figures were compared with the recomputed ones (all agreed)."""
+    predictions_digest: str = ""
+    """sha256 of the submitted predictions (sample id and text, in sample-id order): finds exact duplicates."""
+    mined: bool = False
+    """The release was mined with this method: its negatives are its own failures, not held out."""
+    warnings: tuple[str, ...] = ()
+    """Warnings shown with the row (e.g. control retention collapsed)."""
+    verified: bool = False
+    """`negsamp leaderboard verify` re-ran the method here and got exactly these predictions."""
+    kv_kept_measured: float | None = None
+    """KV kept as measured by our verifying run (None unless verified)."""
+
+    @property
+    def budget_class(self) -> str | None:
+        """The KV-kept class the entry is ranked in; None when it is not ranked (see `ranking`)."""
+        return budget_class(self.kv_kept_measured) if self.verified else None
 
     def sort_key(self) -> tuple:
         o = self.overall
-        return (self.release.key, _desc(o.recovery_rate), _desc(o.control_retention), self.name, self.id)
+        klass = self.budget_class
+        order = BUDGET_CLASSES.index(klass) if klass else len(BUDGET_CLASSES)
+        return (self.release.key, order, _desc(o.recovery_rate), _desc(o.control_retention), self.name, self.id)
 
-    def to_json(self, rank: int) -> dict[str, Any]:
+    @property
+    def status(self) -> str:
+        """One phrase for the row: verified and ranked, or why not."""
+        if not self.verified:
+            return "unverified claim (predictions made elsewhere)" if self.source == "predictions" \
+                else "unverified claim (not re-run here)"
+        if self.budget_class is None:
+            return "verified; not ranked (KV not compressed)"
+        return "verified"
+
+    def to_json(self, rank: int | None) -> dict[str, Any]:
         o = self.overall
         return {
             "id": self.id, "rank": rank, "name": self.name, "paper_url": self.paper_url, "method": self.method,
             "source": self.source, "model": self.model, "release": self.release.label,
             "config": self.release.config, "submitted": self.submitted,
             **_figures_json(o), "throughput_ratio": self.throughput_ratio,
+            "kv_kept": self.kv_kept_measured if self.verified else None, "kv_kept_claimed": o.kv_kept,
+            "verified": self.verified, "budget_class": self.budget_class, "mined": self.mined,
+            "status": self.status, "warnings": list(self.warnings),
             "by_task": [{"group": g.group, **_figures_json(g)} for g in self.by_task],
             "by_category": [{"group": g.group, **_figures_json(g)} for g in self.by_category],
         }
+
+
+BUDGET_CLASSES = ("KV ≤ 25%", "KV ≤ 50%", "KV ≤ 75%", "KV < 100%")
+"""Entries are ranked only against others that keep a similar share of the KV cache, so keeping
+everything (or claiming to keep nothing) cannot win."""
+
+
+def budget_class(kv_kept: float | None) -> str | None:
+    """The class of a measured KV-kept fraction; None when unknown or not compressed (>= 100%)."""
+    if kv_kept is None or kv_kept >= 1.0:
+        return None
+    for bound, name in zip((0.25, 0.5, 0.75), BUDGET_CLASSES, strict=False):
+        if kv_kept <= bound:
+            return name
+    return BUDGET_CLASSES[-1]
 
 
 def _desc(value: float | None) -> float:
@@ -174,21 +223,14 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
 
     # --- exactly one prediction per negative and control sample
     known = {row.sample_id for _, row in evaluation.all_rows()}
-    seen: dict[str, int] = {}
-    for index, p in enumerate(submission.predictions):
-        if p.sample_id in seen:
-            problems.add(f"predictions[{index}].sample_id",
-                         f"{_show(p.sample_id)} appears twice (first at predictions[{seen[p.sample_id]}])")
-        elif p.sample_id not in known:
-            problems.add(f"predictions[{index}].sample_id", f"{_show(p.sample_id)} is not a sample of "
-                                                           f"{release.label} [{release.config}]")
-        else:
-            seen[p.sample_id] = index
-    missing = sorted(known - set(seen))
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        problems.add("predictions", f"no prediction for {len(missing)} of the release's {len(known)} "
-                                    f"negative and control samples: {shown}")
+    for index, problem in coverage_problems([p.sample_id for p in submission.predictions], known):
+        problems.add("predictions" if index is None else f"predictions[{index}].sample_id", problem)
+    problems.raise_if_any(where)
+
+    # --- every prediction fits the budget (before scoring: this bounds the scoring cost)
+    budgets = {row.sample_id: row.max_new_tokens for _, row in evaluation.all_rows()}
+    for field, problem in budget_problems(submission.predictions, budgets, registry.token_counter(release)):
+        problems.add(field, problem)
     problems.raise_if_any(where)
 
     # --- recompute, then compare every claim
@@ -208,8 +250,25 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
 
     throughput = _throughput_value(r.throughput) if r.throughput is not None else None
     return ValidatedEntry(
-        id=entry_id or "submission", name=submission.name, paper_url=submission.paper_url, method=r.method,
+        id=entry_id or "submission", name=normalise(submission.name), paper_url=submission.paper_url,
+        method=r.method,
         source=r.source, model=r.model, release=release, submitted=submission.submitted, overall=overall,
         by_category=by_category, by_task=by_task,
         throughput_ratio=throughput, claims_checked=checked,
+        predictions_digest=_digest(submission), mined=_is_mined(r.method, evaluation.entry.methods),
+        warnings=tuple(w for w in [control_warning(overall)] if w),
     )
+
+
+def _is_mined(method: str, mined_with: list[str]) -> bool:
+    from negsamp.methods import parse_method
+
+    try:
+        return parse_method(method).spec in mined_with or method in mined_with
+    except InputError:
+        return method in mined_with
+
+
+def _digest(submission: Submission) -> str:
+    pairs = sorted((p.sample_id, p.prediction) for p in submission.predictions)
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -5,13 +5,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from negsamp.formats import ratio
 from negsamp.throughput.report import EndToEnd, OutputLengths, Ratios, RunRecord, SideFigures, Stat
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
 
 
 def side_figures(runs: Sequence[RunRecord], *, prompt_len: int, gen_len: int,
@@ -41,14 +36,14 @@ def side_figures(runs: Sequence[RunRecord], *, prompt_len: int, gen_len: int,
 def ratios(method: SideFigures, baseline: SideFigures) -> Ratios:
     """Method / baseline of the medians."""
     return Ratios(
-        prefill_tok_s=_ratio(method.prefill_tok_s.median, baseline.prefill_tok_s.median),
-        decode_tok_s=_ratio(method.decode_tok_s.median, baseline.decode_tok_s.median),
-        ttft_s=_ratio(method.ttft_s.median, baseline.ttft_s.median),
-        tpot_s=_ratio(method.tpot_s.median, baseline.tpot_s.median),
-        peak_mem_bytes=_ratio(method.peak_mem_bytes.median, baseline.peak_mem_bytes.median),
-        kv_bytes_prefill=_ratio(method.kv_bytes_prefill, baseline.kv_bytes_prefill),
-        kv_bytes_end=_ratio(method.kv_bytes_end, baseline.kv_bytes_end),
-        roofline_fraction=_ratio(method.roofline_fraction, baseline.roofline_fraction),
+        prefill_tok_s=ratio(method.prefill_tok_s.median, baseline.prefill_tok_s.median),
+        decode_tok_s=ratio(method.decode_tok_s.median, baseline.decode_tok_s.median),
+        ttft_s=ratio(method.ttft_s.median, baseline.ttft_s.median),
+        tpot_s=ratio(method.tpot_s.median, baseline.tpot_s.median),
+        peak_mem_bytes=ratio(method.peak_mem_bytes.median, baseline.peak_mem_bytes.median),
+        kv_bytes_prefill=ratio(method.kv_bytes_prefill, baseline.kv_bytes_prefill),
+        kv_bytes_end=ratio(method.kv_bytes_end, baseline.kv_bytes_end),
+        roofline_fraction=ratio(method.roofline_fraction, baseline.roofline_fraction),
     )
 
 
@@ -61,8 +56,8 @@ def end_to_end(method: SideFigures, baseline: SideFigures, lengths: OutputLength
     lb, lm = lengths.baseline_output_tokens_mean, lengths.method_output_tokens_mean
     tb, tm = request_seconds(baseline, lb), request_seconds(method, lm)
     return EndToEnd(
-        baseline_output_tokens=lb, method_output_tokens=lm, output_length_ratio=_ratio(lm, lb),
-        baseline_request_s=tb, method_request_s=tm, request_time_ratio=_ratio(tm, tb),
-        decode_speedup=_ratio(method.decode_tok_s.median, baseline.decode_tok_s.median),
-        end_to_end_speedup=_ratio(tb, tm),
+        baseline_output_tokens=lb, method_output_tokens=lm, output_length_ratio=ratio(lm, lb),
+        baseline_request_s=tb, method_request_s=tm, request_time_ratio=ratio(tm, tb),
+        decode_speedup=ratio(method.decode_tok_s.median, baseline.decode_tok_s.median),
+        end_to_end_speedup=ratio(tb, tm),
     )

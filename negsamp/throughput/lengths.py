@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from negsamp.errors import InputError
+from negsamp.formats import first_error
 from negsamp.throughput.report import OutputLengths
 
 
@@ -44,6 +45,4 @@ def read_lengths(path: str | Path) -> OutputLengths:
     try:
         return output_lengths(data, str(path))
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(report)"
-        raise InputError(f"{path}: not an evaluation report: field {field!r}: {first['msg']}") from err
+        raise InputError(f"{path}: not an evaluation report: {first_error(err)}") from None
