@@ -47,10 +47,10 @@ from typing import Any
 import torch
 
 from negsamp.backends.ragged import join, uniform_length
+from negsamp.backends.stops import pick_next, stop_ids
 from negsamp.errors import InputError, NegsampError
 from negsamp.kvcache import kv_bytes, kv_tokens
 from negsamp.methods import Method, parse_method
-from negsamp.backends.stops import pick_next, stop_ids
 from negsamp.records import Prediction, Sample
 
 BATCH_WINDOW = 4
