@@ -10,6 +10,7 @@ computed from a method's nominal ratio.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -33,6 +34,10 @@ def _tensors(obj: Any, depth: int = 0):
         return
     if isinstance(obj, (list, tuple)):
         for value in obj:
+            yield from _tensors(value, depth + 1)
+        return
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # e.g. one compressed tensor's parts
+        for value in vars(obj).values():
             yield from _tensors(value, depth + 1)
         return
     if depth == 0 and hasattr(obj, "layers"):  # a transformers Cache

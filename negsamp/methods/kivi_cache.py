@@ -1,24 +1,34 @@
-"""A KIVI-style quantized KV cache for transformers (Liu et al., 2024, "KIVI").
+"""A KIVI quantized KV cache for transformers (Liu et al., 2024, "KIVI"), with the
+reference implementation's residual bookkeeping (jy-yuan/KIVI `LlamaAttention_KIVI`,
+checked against its outputs in tests/test_method_fixtures.py).
 
-Keys are quantized per channel: each block of `group` consecutive tokens gets, for
-every channel, its own scale and minimum. Values are quantized per token: each token's
-head vector is split into groups of `group` channels (clamped to the head size), each
-with its own scale and minimum. The most recent `residual` tokens (plus fewer than
-`group` more, until a whole block is ready) stay in full precision; whenever the
-full-precision window holds `residual + group` tokens or more, its oldest whole blocks
-are quantized and moved out. Quantized codes are stored packed in uint8 tensors
-(4 codes a byte at 2 bits, 2 at 4 bits, 1 at 8 bits); scales and minimums are kept
-in the model's dtype, as KIVI does.
+Quantizer: asymmetric min/max, `scale = (max - min) / (2^b - 1)`,
+`code = round(clamp((x - min) / scale, 0, 2^b - 1))` (torch's half-to-even round),
+dequantized as `code * scale + min`. Keys are quantized per channel over groups of
+`group` consecutive tokens; values per token over groups of `group` channels.
 
-The prefill attends to the full-precision keys and values of the prompt (as in KIVI);
-each decoding step attends to the dequantized blocks plus the full-precision window.
+Residual bookkeeping (the reference's, which is not a sliding window for keys):
+
+- Prefill, keys: the first `T - T % residual` tokens are quantized and only the last
+  `T % residual` stay in full precision (all T are quantized when T is a multiple of
+  `residual`; none when T < residual). Values: all but the last `residual` tokens are
+  quantized (none when T <= residual). The prefill attention itself uses the
+  unquantized keys and values.
+- Each decoding step attends to the dequantized part, the full-precision part and its
+  own new token, and only *then* updates the cache: when the full-precision keys reach
+  `residual` tokens, all of them are quantized as one block (so right after a flush
+  every key, the newest included, is quantized); the full-precision values are a
+  sliding window of exactly `residual` tokens, whose oldest token is quantized each step.
+
+Codes are stored packed in uint8 (4 a byte at 2 bits, 2 at 4 bits, 1 at 8 bits);
+scales and minimums are kept in the model's dtype, as KIVI does. `kv_bytes` counts
+exactly these tensors plus the full-precision windows.
 
 We use this rather than transformers' `QuantizedCache` (quanto backend) because the
 latter quantizes the whole prompt at prefill with no full-precision window, re-quantizes
 the entire cache every time its window fills, quantizes keys and values along the same
 axis, keeps its codes inside quanto tensor subclasses, and compiles a C++ extension on
-first use (1-2 minutes; a killed build leaves a stale `lock` file in its torch
-extensions build folder that blocks later builds until deleted).
+first use.
 """
 
 from __future__ import annotations
@@ -51,19 +61,22 @@ def unpack(packed: torch.Tensor, bits: int) -> torch.Tensor:
     return codes.reshape(*packed.shape[:-1], packed.shape[-1] * (8 // bits))
 
 
-def _quantize(x: torch.Tensor, dim: int, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Asymmetric min-max quantization reducing over `dim`: (codes, scale, minimum)."""
+def quantize(x: torch.Tensor, dim: int, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Asymmetric min/max quantization reducing over `dim`: (uint8 codes, scale, minimum)."""
     xf = x.float()
     lo = xf.amin(dim, keepdim=True)
     hi = xf.amax(dim, keepdim=True)
-    scale = (hi - lo) / ((1 << bits) - 1)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    codes = ((xf - lo) / scale).round_().clamp_(0, (1 << bits) - 1).to(torch.uint8)
+    top = (1 << bits) - 1
+    scale = (hi - lo) / top
+    # A constant group has scale 0: the reference would divide by zero (NaN codes); every
+    # code is then 0 and dequantizes to the minimum, which is the exact value.
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    codes = ((xf - lo) / safe).clamp_(0, top).round_().to(torch.uint8)
     return codes, scale.squeeze(dim).to(x.dtype), lo.squeeze(dim).to(x.dtype)
 
 
 class KiviLayer(CacheLayerMixin):
-    """One layer's KIVI cache. `keys`/`values` hold the full-precision window."""
+    """One layer's KIVI cache. `keys` / `values` hold the full-precision parts."""
 
     is_sliding = False
     is_compileable = False
@@ -72,10 +85,11 @@ class KiviLayer(CacheLayerMixin):
         super().__init__()
         if bits not in (2, 4, 8):
             raise ValueError(f"KIVI bits must be 2, 4 or 8, not {bits}")
-        self.bits = bits
-        self.group = group
-        self.residual = residual
-        self.n_quantized = 0
+        if residual < group or residual % group:
+            raise ValueError(f"KIVI residual ({residual}) must be a positive multiple of group ({group})")
+        self.bits, self.group, self.residual = bits, group, residual
+        self.n_quantized_keys = 0
+        self.n_quantized_values = 0
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self.dtype, self.device = key_states.dtype, key_states.device
@@ -101,36 +115,40 @@ class KiviLayer(CacheLayerMixin):
 
     # -- quantized storage --------------------------------------------------------------
 
-    def _dequantized(self) -> tuple[torch.Tensor, torch.Tensor]:
-        b, h, n, d = self.keys.shape[0], self.keys.shape[1], self.n_quantized, self.head_dim
-        blocks = n // self.group
-        kq = unpack(self.key_codes, self.bits).view(b, h, blocks, self.group, d).to(self.dtype)
-        keys = (kq * self.key_scale.unsqueeze(3) + self.key_min.unsqueeze(3)).view(b, h, n, d)
+    def dequantized(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The quantized keys and values, dequantized, in token order."""
+        b, h, d = self.keys.shape[0], self.keys.shape[1], self.head_dim
+        nk, nv = self.n_quantized_keys, self.n_quantized_values
+        kq = unpack(self.key_codes, self.bits).view(b, h, nk // self.group, self.group, d).to(self.dtype)
+        keys = (kq * self.key_scale.unsqueeze(3) + self.key_min.unsqueeze(3)).view(b, h, nk, d)
         vg = self.value_group
-        vq = unpack(self.value_codes, self.bits).view(b, h, n, d // vg, vg).to(self.dtype)
-        values = (vq * self.value_scale.unsqueeze(-1) + self.value_min.unsqueeze(-1)).view(b, h, n, d)
+        vq = unpack(self.value_codes, self.bits).view(b, h, nv, d // vg, vg).to(self.dtype)
+        values = (vq * self.value_scale.unsqueeze(-1) + self.value_min.unsqueeze(-1)).view(b, h, nv, d)
         return keys, values
 
-    def _flush(self) -> None:
-        """Quantize the oldest whole blocks of the window beyond `residual` tokens."""
-        window = self.keys.shape[-2]
-        n = (window - self.residual) // self.group * self.group
+    def _quantize_keys(self, n: int) -> None:
+        """Move the oldest `n` (a multiple of `group`) full-precision keys to the quantized part."""
         if n <= 0:
             return
         b, h, _, d = self.keys.shape
-        old_k, old_v = self.keys[:, :, :n], self.values[:, :, :n]
-        kc, ks, km = _quantize(old_k.reshape(b, h, n // self.group, self.group, d), 3, self.bits)
+        codes, scale, low = quantize(self.keys[:, :, :n].reshape(b, h, n // self.group, self.group, d), 3, self.bits)
+        self.key_codes = torch.cat([self.key_codes, pack(codes.reshape(b, h, n, d), self.bits)], dim=-2)
+        self.key_scale = torch.cat([self.key_scale, scale], dim=-2)
+        self.key_min = torch.cat([self.key_min, low], dim=-2)
+        self.n_quantized_keys += n
+        self.keys = self.keys[:, :, n:].clone()  # clone: a slice would keep the old storage alive
+
+    def _quantize_values(self, n: int) -> None:
+        """Move the oldest `n` full-precision values to the quantized part (per token)."""
+        if n <= 0:
+            return
+        b, h, _, d = self.values.shape
         vg = self.value_group
-        vc, vs, vm = _quantize(old_v.reshape(b, h, n, d // vg, vg), -1, self.bits)
-        self.key_codes = torch.cat([self.key_codes, pack(kc.reshape(b, h, n, d), self.bits)], dim=-2)
-        self.key_scale = torch.cat([self.key_scale, ks], dim=-2)
-        self.key_min = torch.cat([self.key_min, km], dim=-2)
-        self.value_codes = torch.cat([self.value_codes, pack(vc.reshape(b, h, n, d), self.bits)], dim=-2)
-        self.value_scale = torch.cat([self.value_scale, vs], dim=-2)
-        self.value_min = torch.cat([self.value_min, vm], dim=-2)
-        self.n_quantized += n
-        # clone: a slice would keep the whole old window's storage alive
-        self.keys = self.keys[:, :, n:].clone()
+        codes, scale, low = quantize(self.values[:, :, :n].reshape(b, h, n, d // vg, vg), -1, self.bits)
+        self.value_codes = torch.cat([self.value_codes, pack(codes.reshape(b, h, n, d), self.bits)], dim=-2)
+        self.value_scale = torch.cat([self.value_scale, scale], dim=-2)
+        self.value_min = torch.cat([self.value_min, low], dim=-2)
+        self.n_quantized_values += n
         self.values = self.values[:, :, n:].clone()
 
     # -- CacheLayerMixin ------------------------------------------------------------------
@@ -140,21 +158,27 @@ class KiviLayer(CacheLayerMixin):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        if self.n_quantized == 0 and self.keys.shape[-2] == 0:
-            keys_out, values_out = key_states, value_states  # prefill: full precision
+        prefill = self.get_seq_length() == 0
+        if prefill:
+            keys_out, values_out = key_states, value_states
         else:
-            dk, dv = self._dequantized()
+            dk, dv = self.dequantized()
             keys_out = torch.cat([dk, self.keys, key_states], dim=-2)
             values_out = torch.cat([dv, self.values, value_states], dim=-2)
         self.keys = torch.cat([self.keys, key_states], dim=-2)
         self.values = torch.cat([self.values, value_states], dim=-2)
-        self._flush()
+        full_keys = self.keys.shape[-2]
+        if prefill:  # the reference keeps only T % residual prompt keys in full precision
+            self._quantize_keys(full_keys - full_keys % self.residual)
+        else:  # block flush whenever `residual` full-precision keys have accumulated
+            self._quantize_keys(full_keys // self.residual * self.residual)
+        self._quantize_values(self.values.shape[-2] - self.residual)
         return keys_out, values_out
 
     def get_seq_length(self) -> int:
         if not self.is_initialized:
             return 0
-        return self.n_quantized + self.keys.shape[-2]
+        return self.n_quantized_keys + self.keys.shape[-2]
 
     def get_mask_sizes(self, cache_position: torch.Tensor) -> tuple[int, int]:
         return self.get_seq_length() + cache_position.shape[0], 0
@@ -164,12 +188,13 @@ class KiviLayer(CacheLayerMixin):
 
     def reset(self) -> None:
         self.is_initialized = False
-        self.n_quantized = 0
+        self.n_quantized_keys = 0
+        self.n_quantized_values = 0
 
 
 class KiviCache(Cache):
     """KIVI-quantized KV cache: one `KiviLayer` per decoder layer."""
 
-    def __init__(self, config: Any, bits: int = 2, group: int = 32, residual: int = 128):
+    def __init__(self, config: Any, bits: int = 4, group: int = 32, residual: int = 128):
         num_layers = config.get_text_config(decoder=True).num_hidden_layers
         super().__init__(layers=[KiviLayer(bits, group, residual) for _ in range(num_layers)])
