@@ -177,7 +177,7 @@ def write_tiny_recipe(path: Path, model_dir: Path, **overrides) -> Path:
         "max_length": 512,
         "batch_size": 2,
         "tasks": ["passkey:lengths=200,count=3,seed=1", "kv_retrieval:lengths=200,count=3,seed=1"],
-        "methods": ["streamingllm:ratio=0.5", "kivi:bits=2,group=8,residual=4"],
+        "methods": ["streamingllm:ratio=0.5", "kivi:bits=2,group=4,residual=8"],
         "rule": {"statistic": "median", "t": 0.1, "mode": "all"},
         "control": {"per_task": 1, "seed": 0},
     }

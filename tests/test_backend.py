@@ -29,7 +29,8 @@ METHOD_CASES: dict[str, tuple[str, float | str]] = {
     "expected_attention": ("expected_attention:ratio=0.5", 0.5),
     "pyramidkv": ("pyramidkv:ratio=0.5", 0.5),
     "press": ("press:cls=kvpress:KnormPress,compression_ratio=0.5", 0.5),
-    "kivi": ("kivi:bits=2,group=8,residual=4", "below"),
+    "kivi": ("kivi:bits=2,group=4,residual=8", "below"),
+    "gear": ("gear:bits=4", "below"),
 }
 
 
@@ -217,7 +218,8 @@ def test_generate_is_lazy_and_resumable(tiny_model):
 def test_eager_method_on_sdpa_model_is_refused(tiny_model):
     model, tokenizer = tiny_model
     with pytest.raises(InputError, match="attn_implementation='eager'"):
-        list(generate(model, tokenizer, "h2o", make_tiny_samples(1), model_name="tiny"))
+        list(generate(model, tokenizer, "press:cls=kvpress:ObservedAttentionPress,attn=eager",
+                      make_tiny_samples(1), model_name="tiny"))
 
 
 def test_bad_batch_size(tiny_model):
@@ -312,37 +314,44 @@ def test_pack_unpack_round_trip(bits):
 
 
 @pytest.mark.parametrize("bits", [2, 4])
-def test_kivi_layer_quantizes_blocks_and_keeps_a_residual(bits):
+def test_kivi_layer_flushes_key_blocks_and_slides_values(bits):
+    """The reference's bookkeeping (tests/test_method_fixtures.py checks the numbers): keys leave
+    full precision in blocks of `residual`, values keep a sliding window of exactly `residual`."""
     torch.manual_seed(0)
-    layer = KiviLayer(bits=bits, group=4, residual=3)
+    layer = KiviLayer(bits=bits, group=4, residual=8)
     keys, values = torch.randn(1, 2, 13, 8), torch.randn(1, 2, 13, 8)
     out_k, out_v = layer.update(keys, values)
     assert torch.equal(out_k, keys)  # the prefill attends in full precision
-    # 13 tokens, residual 3, blocks of 4: 8 quantized, 5 in full precision
-    assert layer.n_quantized == 8 and layer.keys.shape[-2] == 5 and layer.get_seq_length() == 13
+    # 13 tokens, residual 8: keys 8 quantized + 13 % 8 = 5 full; values 5 quantized + 8 full
+    assert layer.n_quantized_keys == 8 and layer.keys.shape[-2] == 5
+    assert layer.n_quantized_values == 5 and layer.values.shape[-2] == 8
+    assert layer.get_seq_length() == 13
     assert layer.key_codes.dtype == torch.uint8 and layer.key_codes.shape == (1, 2, 8, 8 * bits // 8)
-    assert layer.key_scale.shape == (1, 2, 2, 8)  # per channel, per block of 4 tokens
-    assert layer.value_scale.shape == (1, 2, 8, 2)  # per token, groups of 4 channels
-    new_k, new_v = torch.randn(1, 2, 1, 8), torch.randn(1, 2, 1, 8)
-    out_k, out_v = layer.update(new_k, new_v)
-    assert out_k.shape == (1, 2, 14, 8)
-    assert torch.equal(out_k[:, :, 8:13], keys[:, :, 8:]) and torch.equal(out_k[:, :, 13:], new_k)
-    # dequantization error is within half a quantization step of each group
+    assert layer.key_scale.shape == (1, 2, 2, 8)  # per channel, per group of 4 tokens
+    assert layer.value_scale.shape == (1, 2, 5, 2)  # per token, groups of 4 channels
+    full = [layer.keys.shape[-2]]
+    for _ in range(4):
+        new_k, new_v = torch.randn(1, 2, 1, 8), torch.randn(1, 2, 1, 8)
+        out_k, _ = layer.update(new_k, new_v)
+        assert torch.equal(out_k[:, :, -1:], new_k)  # a step attends to its own token exactly
+        full.append(layer.keys.shape[-2])
+        assert layer.values.shape[-2] == 8
+    assert full == [5, 6, 7, 0, 1]  # the 8th full-precision key flushes all 8
+    assert layer.n_quantized_keys == 16 and layer.n_quantized_values == 9
     step_k = (keys[:, :, :8].reshape(1, 2, 2, 4, 8).amax(3) - keys[:, :, :8].reshape(1, 2, 2, 4, 8).amin(3)) / (
         (1 << bits) - 1
     )
-    err_k = (out_k[:, :, :8] - keys[:, :, :8]).abs().reshape(1, 2, 2, 4, 8)
+    dk, _ = layer.dequantized()
+    err_k = (dk[:, :, :8] - keys[:, :, :8]).abs().reshape(1, 2, 2, 4, 8)
     assert (err_k <= step_k.unsqueeze(3) / 2 + 1e-5).all()
-    err_v = (out_v[:, :, :8] - values[:, :, :8]).abs()
-    assert err_v.max() < (values.max() - values.min()) / ((1 << bits) - 1)
 
 
 def test_kivi_cache_bytes_follow_bits(tiny_model):
     model, tokenizer = tiny_model
     samples = make_tiny_samples(2, words=(60, 70), seed=10)
     base = list(generate(model, tokenizer, "none", samples, model_name="tiny"))
-    two = list(generate(model, tokenizer, "kivi:bits=2,group=4,residual=4", samples, model_name="tiny"))
-    four = list(generate(model, tokenizer, "kivi:bits=4,group=4,residual=4", samples, model_name="tiny"))
+    two = list(generate(model, tokenizer, "kivi:bits=2,group=4,residual=8", samples, model_name="tiny"))
+    four = list(generate(model, tokenizer, "kivi:bits=4,group=4,residual=8", samples, model_name="tiny"))
     big = list(generate(model, tokenizer, "kivi:bits=2,group=4,residual=1000", samples, model_name="tiny"))
     for b, t, f, r in zip(base, two, four, big):
         assert t.kv_bytes_prefill < f.kv_bytes_prefill < b.kv_bytes_prefill
@@ -352,7 +361,7 @@ def test_kivi_cache_bytes_follow_bits(tiny_model):
 
 def test_kivi_cache_is_a_transformers_cache(tiny_model):
     model, _ = tiny_model
-    cache = KiviCache(model.config, bits=4, group=4, residual=4)
+    cache = KiviCache(model.config, bits=4, group=4, residual=8)
     with torch.inference_mode():
         out = model(input_ids=torch.arange(3, 30).unsqueeze(0), past_key_values=cache)
         model(input_ids=out.logits[:, -1:].argmax(-1), past_key_values=cache)

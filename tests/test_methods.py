@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_BUILTINS = {
     "none", "streamingllm", "snapkv", "h2o", "tova", "knorm", "expected_attention", "pyramidkv", "press", "kivi",
+    "gear",
 }
 
 
@@ -48,20 +49,33 @@ def test_builtins_come_from_installed_entry_points():
     [
         ("none", "none"),
         ("  none  ", "none"),
-        ("snapkv", "snapkv:ratio=0.5,budget=0,window=8,kernel=5,compress=context+question"),
-        ("snapkv:ratio=0.3", "snapkv:ratio=0.3,budget=0,window=8,kernel=5,compress=context+question"),
-        ("snapkv:window=16,ratio=0.25", "snapkv:ratio=0.25,budget=0,window=16,kernel=5,compress=context+question"),
+        ("snapkv", "snapkv:ratio=0.5,budget=0,window=8,pool=max,kernel=7,gqa=mean,compress=context+question"),
+        ("snapkv:ratio=0.3", "snapkv:ratio=0.3,budget=0,window=8,pool=max,kernel=7,gqa=mean,compress=context+question"),
+        (
+            "snapkv:window=16,ratio=0.25,pool=avg,kernel=5",
+            "snapkv:ratio=0.25,budget=0,window=16,pool=avg,kernel=5,gqa=mean,compress=context+question",
+        ),
         ("streamingllm:ratio=0.9", "streamingllm:ratio=0.9,budget=0,sink=4,compress=context+question"),
-        ("h2o:ratio=0", "h2o:ratio=0.0,budget=0,compress=context+question"),
+        ("h2o:ratio=0", "h2o:ratio=0.0,budget=0,variant=paper,window=8,gqa=mean,compress=context+question"),
+        (
+            "h2o:budget=2048,variant=rethink,gqa=repeat",
+            "h2o:ratio=0.0,budget=2048,variant=rethink,window=8,gqa=repeat,compress=context+question",
+        ),
         ("tova:compress=context", "tova:ratio=0.5,compress=context"),
         ("knorm:ratio=0.75", "knorm:ratio=0.75,compress=context+question"),
         (
             "expected_attention:covariance=false",
             "expected_attention:ratio=0.5,future=512,sink=4,covariance=false,vnorm=true,compress=context+question",
         ),
-        ("pyramidkv:ratio=0.5", "pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,compress=context+question"),
-        ("kivi", "kivi:bits=2,group=32,residual=128"),
-        ("kivi:bits=4", "kivi:bits=4,group=32,residual=128"),
+        (
+            "pyramidkv:ratio=0.5",
+            "pyramidkv:ratio=0.5,budget=0,variant=paper,window=8,pool=max,kernel=7,beta=20,gqa=mean,"
+            "compress=context+question",
+        ),
+        ("kivi", "kivi:bits=4,group=32,residual=128"),
+        ("kivi:bits=2", "kivi:bits=2,group=32,residual=128"),
+        ("gear", "gear:bits=4,outlier=0.02,rank=0.02,loop=3,gap=20,seed=0"),
+        ("gear:bits=8", "gear:bits=8,outlier=0.02,rank=0.02,loop=3,gap=20,seed=0"),
         (
             "press:cls=kvpress:KnormPress,compression_ratio=0.25",
             "press:cls=kvpress:KnormPress,compress=context+question,attn=auto,compression_ratio=0.25",
@@ -101,17 +115,19 @@ def test_method_behaviour_flags():
     assert parse_method("none").supports_batching
     assert parse_method("none").batching_note is None
     assert parse_method("none").pad_prefill
-    for spec in ("snapkv", "kivi", "knorm:compress=context", "streamingllm:budget=8"):
+    for spec in ("snapkv", "kivi", "gear", "h2o:gqa=repeat", "knorm:compress=context", "streamingllm:budget=8"):
         assert parse_method(spec).supports_batching and not parse_method(spec).pad_prefill
     pyramid = parse_method("pyramidkv")
     assert not pyramid.supports_batching and "each layer" in pyramid.batching_note
-    assert parse_method("h2o").attn_implementation == "eager"
+    assert parse_method("h2o").attn_implementation is None  # scores from queries, not attention weights
+    assert parse_method("h2o:gqa=repeat").attn_implementation == "negsamp_per_head"
     assert parse_method("snapkv").attn_implementation is None
     assert parse_method("press:cls=kvpress:KnormPress,attn=eager").attn_implementation == "eager"
     assert parse_method("knorm:compress=context").split_prefill
     assert not parse_method("knorm").split_prefill
     assert not parse_method("none").split_prefill
     assert parse_method("kivi").family == "quantization"
+    assert parse_method("gear").family == "quantization"
     assert parse_method("tova").family == "eviction"
 
 
@@ -121,6 +137,12 @@ def test_method_behaviour_flags():
         ("", InputError, ["empty"]),
         ("nosuch", UnknownNameError, ["unknown method 'nosuch'", "snapkv", "kivi", "none"]),
         ("snapkv:bogus=1", UnknownNameError, ["no parameter 'bogus'", "ratio", "window", "kernel", "compress"]),
+        ("h2o:variant=new", InputError, ["paper", "rethink"]),
+        ("snapkv:gqa=sum", InputError, ["mean", "repeat"]),
+        ("gear:bits=2", InputError, ["bits=2", "4 or 8"]),
+        ("gear:outlier=1.5", InputError, ["outlier"]),
+        ("gear:gap=0", InputError, ["gap"]),
+        ("kivi:residual=100", InputError, ["multiple of group"]),
         ("snapkv:ratio=half", InputError, ["ratio='half'", "float"]),
         ("snapkv:window=2.5", InputError, ["window='2.5'", "int"]),
         ("snapkv:ratio=1", InputError, ["[0, 1)"]),
@@ -153,14 +175,16 @@ def test_bad_specs_raise_clear_errors(spec, error, words):
 
 
 def test_constructing_directly_validates_too():
-    from negsamp.methods.eviction import SnapKV
     from negsamp.methods.kivi import KIVI
+    from negsamp.methods.snapkv import SnapKV
 
     with pytest.raises(InputError):
         SnapKV(ratio=1.0)
     with pytest.raises(InputError):
         KIVI(bits=1)
-    assert SnapKV(ratio=0.25).spec == "snapkv:ratio=0.25,budget=0,window=8,kernel=5,compress=context+question"
+    assert SnapKV(ratio=0.25).spec == (
+        "snapkv:ratio=0.25,budget=0,window=8,pool=max,kernel=7,gqa=mean,compress=context+question"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,13 +219,13 @@ def test_methods_command_lists_every_method(capsys):
     out = capsys.readouterr().out
     for name in EXPECTED_BUILTINS:
         assert f"\n{name}  [" in "\n" + out
-    assert "window=8" in out and "bits=2" in out and "compress=context+question" in out
+    assert "window=8" in out and "bits=4" in out and "compress=context+question" in out
 
 
 def test_methods_command_canonicalises_specs(capsys):
     assert main(["methods", "snapkv:ratio=0.3", "kivi:bits=4"]) == 0
     assert capsys.readouterr().out.split() == [
-        "snapkv:ratio=0.3,budget=0,window=8,kernel=5,compress=context+question",
+        "snapkv:ratio=0.3,budget=0,window=8,pool=max,kernel=7,gqa=mean,compress=context+question",
         "kivi:bits=4,group=32,residual=128",
     ]
 

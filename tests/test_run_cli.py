@@ -32,7 +32,7 @@ def rows_by_run(out: Path) -> dict[str, list[dict]]:
 
 def test_killed_run_restarts_where_it_stopped_with_every_sample_once(tmp_path, tiny_model_dir):
     out = tmp_path / "runs"
-    args = run_args(tiny_model_dir, out, "none", "kivi:bits=2,group=8,residual=4")
+    args = run_args(tiny_model_dir, out, "none", "kivi:bits=2,group=4,residual=8")
     proc = subprocess.Popen([sys.executable, "-m", "negsamp", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -55,7 +55,7 @@ def test_killed_run_restarts_where_it_stopped_with_every_sample_once(tmp_path, t
 
     # A second, uninterrupted store gets the same predictions (fixed batches, greedy decoding).
     clean = tmp_path / "clean"
-    assert main(run_args(tiny_model_dir, clean, "none", "kivi:bits=2,group=8,residual=4")) == 0
+    assert main(run_args(tiny_model_dir, clean, "none", "kivi:bits=2,group=4,residual=8")) == 0
     strip = ("prefill_s", "decode_s")
     for name, rows in rows_by_run(clean).items():
         resumed = {r["sample_id"]: {k: v for k, v in r.items() if k not in strip} for r in runs[name]}

@@ -2,6 +2,8 @@
 
     negsamp methods                       # every method: parameters, defaults, description
     negsamp methods snapkv:ratio=0.3 kivi # the canonical spec of each (errors for bad ones)
+    negsamp methods --paper               # the paper's configurations and the spec each one ran
+    negsamp methods --paper gear_8192_b1_8bits
 """
 
 from __future__ import annotations
@@ -21,12 +23,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("specs", nargs="*", metavar="SPEC", help="method specs to check and canonicalise")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="SPECs are the paper's configuration names (e.g. h2o_8192_b1_c2048_w32_k7_maxpool, with or "
+        "without the model part); print the canonical spec each one ran (all of the paper's if none given)",
+    )
     parser.set_defaults(func=run)
+
+
+def run_paper(args: argparse.Namespace) -> int:
+    from negsamp.methods.paper import PAPER_CONFIGS, paper_spec
+
+    names = args.specs or list(PAPER_CONFIGS)
+    mapping = {name: paper_spec(name) for name in names}
+    if args.json:
+        print(json.dumps(mapping, indent=2))
+    else:
+        width = max(map(len, mapping))
+        for name, spec in mapping.items():
+            print(f"{name:<{width}}  {spec}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from negsamp.methods import available_methods, parse_method
 
+    if args.paper:
+        return run_paper(args)
     if args.specs:
         methods = [parse_method(spec) for spec in args.specs]
         if args.json:

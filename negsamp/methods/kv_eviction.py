@@ -98,9 +98,8 @@ class KVFactoryEviction(Method):
             return None  # KVCache-Factory returns short prompts unchanged (at q_len == N it keeps all N)
         window = min(self.window_size(capacity), capacity, tokens)
         k = min(self.top_k(capacity, tokens, window, layer, layers), tokens - window)
-        if window >= tokens or k <= 0:
-            start = tokens - capacity  # budget too small for any scored token: the most recent ones
-            return torch.arange(start, tokens, device=keys.device).expand(*keys.shape[:2], capacity)
+        if k <= 0:  # nothing kept by score (e.g. PyramidKV's top layers at a small budget): the window only
+            return torch.arange(tokens - window, tokens, device=keys.device).expand(*keys.shape[:2], window)
         scores = self.scores(queries, keys, window)
         if groups > 1 and self.gqa == "mean":  # type: ignore[attr-defined]
             b, h, n = scores.shape

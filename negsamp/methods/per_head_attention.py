@@ -25,15 +25,15 @@ NAME = "negsamp_per_head"
 
 
 def per_head_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                  attention_mask: torch.Tensor | None, **kwargs: Any) -> tuple[torch.Tensor, None]:
+                  attention_mask: torch.Tensor | None, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, None]:
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if key.shape[1] == query.shape[1] and getattr(module, "num_key_value_groups", 1) != 1:
         # A stand-in with group size 1, so sdpa does not repeat the heads a second time.
         proxy = types.SimpleNamespace(num_key_value_groups=1, is_causal=getattr(module, "is_causal", True),
                                       training=module.training)
-        return sdpa_attention_forward(proxy, query, key, value, attention_mask, **kwargs)
-    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+        return sdpa_attention_forward(proxy, query, key, value, attention_mask, *args, **kwargs)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, *args, **kwargs)
 
 
 def register() -> str:
