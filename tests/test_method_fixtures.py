@@ -121,6 +121,10 @@ def eviction_spec(case: dict, version: str) -> str:
     return f"pyramidkv:{common},pool={pool},kernel={p['kernel_size']},beta={p['beta']},variant={variant}"
 
 
+def last_queries(query: torch.Tensor):
+    return lambda n: query if n is None else query[..., -n:, :]
+
+
 def check_eviction(case: dict, t: dict) -> None:
     query, key, value = (t[case["inputs"][n]] for n in ("query", "key", "value"))
     p = case["params"]
@@ -128,10 +132,13 @@ def check_eviction(case: dict, t: dict) -> None:
     head = case.get("other_versions", {}).get("head")
     if head is not None:  # KVCache-Factory HEAD: our h2o/pyramidkv variant=paper
         versions.append(("head", head if "kept_idx_sorted" in head else case["outputs"], head))
+    queries = last_queries(query)
     for version, outputs, facts in versions:
         method = parse_method(eviction_spec(case, version))
-        kept = method.select(lambda n: query if n is None else query[..., -n:, :], key,
-                             p.get("layer_idx", 0), p.get("num_hidden_layers", 1))
+        if "scores" in outputs:  # the exact tensor the reference ranked
+            ours = method.scores(queries, key, method.window)
+            torch.testing.assert_close(ours, t[outputs["scores"]], atol=1e-6, rtol=0, msg=version)
+        kept = method.select(queries, key, p.get("layer_idx", 0), p.get("num_hidden_layers", 1))
         if kept is None:
             kept = torch.arange(key.shape[-2]).expand(*key.shape[:2], key.shape[-2])
         assert kept.shape[-1] == facts["n_kept_per_head"], (version, kept.shape)
@@ -163,24 +170,6 @@ def check_rows(kept: torch.Tensor, key: torch.Tensor, value: torch.Tensor, outpu
         rows = [where[pos] for pos in common]
         assert torch.equal(key[0, head, common], t[outputs["key_out"]][0, head, rows])
         assert torch.equal(value[0, head, common], t[outputs["value_out"]][0, head, rows])
-
-
-def test_eviction_scores_match_the_reference():
-    """The tensor the reference ranked (`scores`, atol 1e-6) for every eviction case with scores."""
-    cases = [c for c in CASES.values() if c["method"] in ("h2o", "snapkv", "pyramidkv")]
-    if not cases:
-        pytest.skip(f"reference fixtures not found at {FIXTURES}")
-    for case in cases:
-        t = tensors(case["file"])
-        query, key = (t[case["inputs"][n]] for n in ("query", "key"))
-        for version in ("paper", "head"):
-            facts = case if version == "paper" else case.get("other_versions", {}).get("head", {})
-            if "scores" not in facts.get("outputs", facts):
-                continue
-            name = (facts.get("outputs", facts))["scores"]
-            method = parse_method(eviction_spec(case, version))
-            ours = method.scores(lambda n: query if n is None else query[..., -n:, :], key, method.window)
-            torch.testing.assert_close(ours, t[name], atol=1e-6, rtol=0, msg=f"{case['id']} {version}")
 
 
 # ---- GEAR ----------------------------------------------------------------------------------------
