@@ -29,7 +29,7 @@ METHOD_CASES: dict[str, tuple[str, float | str]] = {
     "expected_attention": ("expected_attention:ratio=0.5", 0.5),
     "pyramidkv": ("pyramidkv:ratio=0.5", 0.5),
     "press": ("press:cls=kvpress:KnormPress,compression_ratio=0.5", 0.5),
-    "kivi": ("kivi:bits=2,group=4,residual=8", "below"),
+    "kivi": ("kivi:bits=2,group=8,residual=8", "below"),
     "gear": ("gear:bits=4", "below"),
 }
 

@@ -8,8 +8,10 @@ transformers' quanto-backed cache). Defaults are the paper's setting (4 bits, gr
 
 Before negsamp 0.2 the residual was a sliding window of 128-159 full-precision tokens
 for both K and V, quantized in 32-token blocks. It is not kept as an option: no
-published method behaves that way, and it loses less than KIVI (mean |K error| 0.040
-vs 0.053 at T=300, 4 bits), so it would mine fewer negatives than the paper's KIVI.
+published method behaves that way, and it loses less than KIVI (issue 10 measured mean
+|K error| 0.040 vs 0.053 at T=300, 4 bits), so it would mine fewer negatives than the
+paper's KIVI. A spec such as `kivi:bits=2,group=32,residual=32` therefore names a
+different cache in 0.2 than in 0.1 (the demo release was re-built as 0.2.0).
 """
 
 from __future__ import annotations
