@@ -13,9 +13,7 @@ pooling, i.e. SnapKV without the max-pool; there is no decode-time eviction in e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from negsamp.methods.base import COMPRESS_HELP, Compress, check_positive, param
 from negsamp.methods.kv_eviction import (
@@ -26,7 +24,11 @@ from negsamp.methods.kv_eviction import (
     RATIO_HELP,
     KVFactoryEviction,
 )
-from negsamp.methods.kv_scores import Queries, causal_scores, window_scores
+
+if TYPE_CHECKING:
+    import torch
+
+    from negsamp.methods.kv_scores import Queries
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class H2O(KVFactoryEviction):
         check_positive(self.name, "window", self.window)
 
     def scores(self, queries: Queries, keys: torch.Tensor, window: int) -> torch.Tensor:
+        from negsamp.methods.kv_scores import causal_scores, window_scores
+
         if self.variant == "rethink":
             return window_scores(queries(window), keys, window)
         return causal_scores(queries, keys, window)

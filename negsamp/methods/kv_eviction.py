@@ -25,13 +25,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import torch
+from typing import TYPE_CHECKING, Any, Literal
 
 from negsamp.errors import InputError
 from negsamp.methods.base import Method, check_positive, check_ratio
-from negsamp.methods.kv_scores import Queries, keep_positions
+
+if TYPE_CHECKING:  # torch is imported only when a model runs, so listing methods stays cheap
+    import torch
+
+    from negsamp.methods.kv_scores import Queries
 
 GQA = Literal["mean", "repeat"]
 GQA_HELP = (
@@ -92,6 +94,10 @@ class KVFactoryEviction(Method):
         `keys` has one head per query head (KV heads repeated); with `groups` > 1 and
         gqa=mean, scores are averaged over each group and H' is the number of KV heads.
         """
+        import torch
+
+        from negsamp.methods.kv_scores import keep_positions
+
         tokens = keys.shape[-2]
         capacity = self.capacity(tokens)
         if capacity >= tokens:

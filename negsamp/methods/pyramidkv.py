@@ -15,9 +15,7 @@ and layer 0 keeps more than N tokens (with Llama-3-8B, N=1024, W=8: 1990 ... 130
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from negsamp.methods.base import COMPRESS_HELP, Compress, check_positive, param
 from negsamp.methods.kv_eviction import (
@@ -28,7 +26,11 @@ from negsamp.methods.kv_eviction import (
     RATIO_HELP,
     KVFactoryEviction,
 )
-from negsamp.methods.kv_scores import Queries, pool_scores, pyramid_budget, window_scores
+
+if TYPE_CHECKING:
+    import torch
+
+    from negsamp.methods.kv_scores import Queries
 from negsamp.methods.snapkv import Pool
 
 
@@ -67,8 +69,12 @@ class PyramidKV(KVFactoryEviction):
         )
 
     def top_k(self, capacity: int, tokens: int, window: int, layer: int, layers: int) -> int:
+        from negsamp.methods.kv_scores import pyramid_budget
+
         divisor = layers if self.variant == "rethink" else layers - 1
         return pyramid_budget(capacity, window, tokens, layer, layers, self.beta, divisor)
 
     def scores(self, queries: Queries, keys: torch.Tensor, window: int) -> torch.Tensor:
+        from negsamp.methods.kv_scores import pool_scores, window_scores
+
         return pool_scores(window_scores(queries(window), keys, window), self.pool, self.kernel)

@@ -12,9 +12,7 @@ to `torch.topk`, exactly as in the reference.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from negsamp.methods.base import COMPRESS_HELP, Compress, check_positive, param
 from negsamp.methods.kv_eviction import (
@@ -25,7 +23,11 @@ from negsamp.methods.kv_eviction import (
     RATIO_HELP,
     KVFactoryEviction,
 )
-from negsamp.methods.kv_scores import Queries, pool_scores, window_scores
+
+if TYPE_CHECKING:
+    import torch
+
+    from negsamp.methods.kv_scores import Queries
 
 Pool = Literal["max", "avg", "none"]
 
@@ -52,4 +54,6 @@ class SnapKV(KVFactoryEviction):
         check_positive(self.name, "kernel", self.kernel)
 
     def scores(self, queries: Queries, keys: torch.Tensor, window: int) -> torch.Tensor:
+        from negsamp.methods.kv_scores import pool_scores, window_scores
+
         return pool_scores(window_scores(queries(window), keys, window), self.pool, self.kernel)

@@ -9,8 +9,7 @@ keep one copy per KV head.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from negsamp.methods.base import COMPRESS_HELP, Compress, check_positive, param
 from negsamp.methods.kv_eviction import (
@@ -19,7 +18,11 @@ from negsamp.methods.kv_eviction import (
     RATIO_HELP,
     KVFactoryEviction,
 )
-from negsamp.methods.kv_scores import Queries
+
+if TYPE_CHECKING:
+    import torch
+
+    from negsamp.methods.kv_scores import Queries
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class StreamingLLM(KVFactoryEviction):
         return max(capacity - self.sink, 0)
 
     def scores(self, queries: Queries, keys: torch.Tensor, window: int) -> torch.Tensor:
+        import torch
+
         # Earlier positions score higher, so the top `sink` are positions 0..sink-1.
         n = keys.shape[-2] - window
         order = -torch.arange(n, dtype=torch.float32, device=keys.device)
