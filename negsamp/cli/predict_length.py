@@ -13,8 +13,8 @@ def register(subparsers) -> None:
         description=(
             "Pair every sample a method answered with the baseline's (method none) answer in the run "
             "stores, and learn log(method tokens / baseline tokens) from the task, the prompt tokens, "
-            "the baseline's own length and end-of-sequence, the method and the KV fraction it keeps "
-            "(gradient-boosted trees of depth 2, absolute error). Prints the held-out error (K-fold "
+            "the baseline's own length and end-of-sequence, and the method "
+            "(gradient-boosted trees of depth 2, Huber loss). Prints the held-out error (K-fold "
             "grouped by sample) next to a constant per-method ratio. With --query (CSV: task, "
             "prompt_tokens, baseline_tokens, method[, baseline_eos, model]) writes the rows plus "
             "`ratio` and `output_tokens` to --out."
@@ -31,7 +31,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from negsamp.atomic import atomic_write_text
     from negsamp.errors import InputError
-    from negsamp.predict.length import fit_length, format_length_errors, heldout_length_errors, read_run_stores
+    from negsamp.predict.length import (
+        fit_length,
+        format_length_errors,
+        heldout_length_errors,
+        read_run_stores,
+    )
     from negsamp.predict.length_query import read_length_query, write_length_predictions
 
     if (args.query is None) != (args.out is None):

@@ -3,12 +3,18 @@
 From run stores (`negsamp.runs`), every sample answered by both the baseline (`none`) and a
 method of the same model gives one row: the target is `log(method tokens / baseline tokens)`
 and the features are what is known before the method runs: the task, the prompt's tokens,
-the baseline's own output length and whether it stopped at end-of-sequence, the method (one
-column per method kind) and the fraction of KV the method keeps at that prompt length
-(`negsamp.predict.roofline`, so an unseen setting of a known kind still gets a value).
+the baseline's own output length and whether it stopped at end-of-sequence, and the method
+(one column per method spec seen in the fit). A KV-fraction column (bytes kept / baseline
+bytes) was tried and dropped: for KIVI it falls with the prompt length (the full-precision
+residual matters less), so the trees split on it as a proxy for prompt length and mixed
+methods up.
 
-The model is a small gradient-boosted tree ensemble on absolute error (the median ratio given
-the features), depth 2: few, readable splits; `importances` says which features it used.
+The model is a small gradient-boosted tree ensemble, depth 2 (few, readable splits;
+`importances` says which features it used), on the Huber loss: squared near the fit, absolute
+beyond, so a few runaway generations (hitting max_new_tokens) do not drag every prediction.
+Plain absolute error does not work here: sklearn's trees see a zero gradient wherever the
+ratio equals the current median, which with many unchanged lengths (ratio exactly 1) stops
+them from splitting at all.
 Its held-out error is measured by grouped K-fold (all of one sample's rows in the same fold,
 so a sample never helps predict itself under another method) and printed next to a
 constant-ratio baseline: each method's median ratio over the training folds.
@@ -26,12 +32,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from negsamp.errors import InputError
-from negsamp.predict.roofline import KNOWN_SHAPES, MethodCost, method_cost, model_shape
 
 LENGTH_VERSION = 1
 BASELINE = "none"
 FOLDS = 5
-TREES = dict(loss="absolute_error", n_estimators=150, max_depth=2, learning_rate=0.05, random_state=0)
+TREES = dict(loss="huber", n_estimators=150, max_depth=2, learning_rate=0.05, random_state=0)
 
 
 @dataclass(frozen=True)
@@ -79,35 +84,24 @@ def read_run_stores(paths: Sequence[str | Path]) -> list[LengthRow]:
     return pairs
 
 
-def kv_fraction(cost: MethodCost, model: str, prompt_tokens: int) -> float:
-    """KV bytes the method keeps at this prompt length, over the baseline's."""
-    try:
-        shape = model_shape(model)
-    except InputError:
-        shape = KNOWN_SHAPES["llama-2-7b"]  # the fraction barely depends on the shape
-    full = method_cost(BASELINE).kv_bytes(shape, prompt_tokens)
-    return cost.kv_bytes(shape, prompt_tokens) / full if full else 1.0
-
-
 class LengthModel:
     """Fitted trees plus the category levels their columns stand for."""
 
-    def __init__(self, tasks: list[str], kinds: list[str]) -> None:
-        self.tasks, self.kinds = tasks, kinds
+    def __init__(self, tasks: list[str], methods: list[str]) -> None:
+        self.tasks, self.methods = tasks, methods
         self.trees = None
 
     @property
     def columns(self) -> list[str]:
-        return (["log_prompt_tokens", "log_baseline_tokens", "baseline_eos", "kv_fraction"]
-                + [f"task={t}" for t in self.tasks] + [f"method={k}" for k in self.kinds])
+        return (["log_prompt_tokens", "log_baseline_tokens", "baseline_eos"]
+                + [f"task={t}" for t in self.tasks] + [f"method={k}" for k in self.methods])
 
     def design(self, rows: Sequence[LengthRow]) -> np.ndarray:
         out = []
         for r in rows:
-            cost = method_cost(r.method)
             out.append([math.log(max(r.prompt_tokens, 1)), math.log(max(r.baseline_tokens, 1)),
-                        float(r.baseline_eos), kv_fraction(cost, r.model, r.prompt_tokens)]
-                       + [float(r.task == t) for t in self.tasks] + [float(cost.kind == k) for k in self.kinds])
+                        float(r.baseline_eos)]
+                       + [float(r.task == t) for t in self.tasks] + [float(r.method == m) for m in self.methods])
         return np.array(out)
 
     def fit(self, rows: Sequence[LengthRow]) -> LengthModel:
@@ -125,7 +119,7 @@ class LengthModel:
 
 
 def fit_length(rows: Sequence[LengthRow]) -> LengthModel:
-    return LengthModel(sorted({r.task for r in rows}), sorted({method_cost(r.method).kind for r in rows})).fit(rows)
+    return LengthModel(sorted({r.task for r in rows}), sorted({r.method for r in rows})).fit(rows)
 
 
 def constant_ratio(train: Sequence[LengthRow], test: Sequence[LengthRow]) -> np.ndarray:

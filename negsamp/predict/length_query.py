@@ -8,11 +8,13 @@ from pathlib import Path
 
 from negsamp.errors import InputError
 from negsamp.predict.length import LengthRow
+from negsamp.predict.points import check_width
 
 FIELDS = ("task", "prompt_tokens", "baseline_tokens", "method")
 
 
 def _query_row(path: Path, row: int, record: dict) -> LengthRow:
+    check_width(path, row, record)
     for field in FIELDS:
         if not (record.get(field) or "").strip():
             raise InputError(f"{path}, row {row}: field {field!r} is missing or empty")

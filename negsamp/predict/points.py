@@ -44,7 +44,15 @@ def _int(path: Path, row: int, field: str, value: str | None) -> int:
     return number
 
 
+def check_width(path: Path, row: int, record: dict) -> None:
+    """csv puts surplus fields under the key None: most often an unquoted spec like kivi:bits=2,group=32."""
+    if record.get(None):
+        raise InputError(f"{path}, row {row}: more fields than the header ({record[None]!r} left over); "
+                         "quote method specs that contain commas, e.g. \"kivi:bits=2,group=32\"")
+
+
 def _row(path: Path, row: int, record: dict, need_thr: bool) -> Point:
+    check_width(path, row, record)
     for field in ("method", "bsz", "prompt_len", "stage") + (("thr",) if need_thr else ()):
         if not (record.get(field) or "").strip():
             raise InputError(f"{path}, row {row}: field {field!r} is missing or empty")

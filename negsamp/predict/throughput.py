@@ -119,10 +119,14 @@ def _design(points: list[Point], shape: ModelShape, hw: Hardware, alpha: float) 
 def _fit_one(points: list[Point], shape: ModelShape, hw: Hardware, alpha: float) -> StageFit:
     design = _design(points, shape, hw, alpha)
     seconds = np.array([p.seconds for p in points])
-    if len(points) < design.shape[1]:
-        raise InputError(f"method {points[0].method!r}, {points[0].stage}: {len(points)} points, "
-                         f"need at least {design.shape[1]} to fit")
-    coef = fit_relative_l1(design, seconds)
+    peak = np.abs(design).max(axis=0)
+    if np.linalg.matrix_rank(design / np.where(peak > 0, peak, 1.0)) < design.shape[1]:
+        # Too few distinct (batch, length) configurations to separate the terms (one batch size,
+        # or one prompt length): fit one multiplier on the whole roofline time instead.
+        scale = fit_relative_l1(design.sum(axis=1, keepdims=True), seconds)[0]
+        coef = np.full(design.shape[1], scale)
+    else:
+        coef = fit_relative_l1(design, seconds)
     return StageFit(method=points[0].method, stage=points[0].stage, alpha=alpha, coef=[float(c) for c in coef],
                     points=len(points), fit_mape=_mape(design @ coef, seconds))
 
