@@ -249,3 +249,4 @@ def test_evaluation_report_carries_the_estimate():
     assert any("batch that fits" in line for line in estimate_lines(estimate))
     assert report_estimate("smollm2-135m-instruct", "predictions:x.jsonl", "predictions", 1.0, 10.0) is None
     assert report_estimate("/no/such/model", "none", "method", 1.0, 10.0) is None
+    assert report_estimate("smollm2-135m-instruct", "h2o:ratio=0.5|<b>", "method", 1.0, 10.0) is None

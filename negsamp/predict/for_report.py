@@ -24,12 +24,11 @@ def report_estimate(model: str, method: str, source: str, length_ratio: float | 
     if source != "method":
         return None
     try:
-        shape = model_shape(model)
-    except InputError:
+        plan = make_plan(model_shape(model), hardware(REPORT_HARDWARE), method, REPORT_BATCH, REPORT_PROMPT_LEN,
+                         output_tokens=max(baseline_output_tokens, 1.0), length_ratio=length_ratio or 1.0,
+                         length_source="measured on this dataset" if length_ratio else "unknown, assumed 1")
+    except InputError:  # a model without a known shape, or a spec whose parameters it cannot read
         return None
-    plan = make_plan(shape, hardware(REPORT_HARDWARE), method, REPORT_BATCH, REPORT_PROMPT_LEN,
-                     output_tokens=max(baseline_output_tokens, 1.0), length_ratio=length_ratio or 1.0,
-                     length_source="measured on this dataset" if length_ratio else "unknown, assumed 1")
     return plan.model_dump()
 
 
