@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--runs", nargs="+", type=Path, metavar="RUNS_DIR",
                         help="run stores to learn the length ratio from")
     parser.add_argument("--length-ratio", type=float, help="method/baseline output length, instead of --runs")
-    parser.add_argument("--hardware", default="a6000", help="a6000 (default), a100-80g, h100, h200")
+    parser.add_argument("--hardware", default="a6000", help="a6000 (default), a100-80g, h100, h200, cpu")
     parser.add_argument("--memory-gb", type=float, help="memory budget for weights + KV in GB (default: the hardware's)")
     parser.add_argument("--max-batch", type=int, default=256, help="cap on the batch that fits (default 256)")
     parser.add_argument("--out", type=Path, metavar="JSON", help="also write the plan as JSON")
@@ -54,6 +54,21 @@ def _length(args, prompt_len: int) -> tuple[float, str, float | None, float | No
     return ratio, f"length predictor on {len(rows)} run-store rows", measured_ratio(rows, args.method), mean_base
 
 
+def fit_label(method: str, points) -> str:
+    """The fit data's label for `method`: as given, else its canonical spec (throughput.json stores that)."""
+    labels = {p.method for p in points}
+    if method in labels:
+        return method
+    from negsamp.errors import NegsampError
+    from negsamp.methods import parse_method
+
+    try:
+        canonical = parse_method(method).spec
+    except (NegsampError, ValueError):
+        return method
+    return canonical if canonical in labels else method
+
+
 def run(args: argparse.Namespace) -> int:
     from negsamp.atomic import atomic_write_text
     from negsamp.errors import InputError
@@ -71,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     points = read_points(args.fit) if args.fit else []
     model = fit_throughput(points, shape, hw) if points else None
     ratio, source, measured, mean_base = _length(args, args.prompt_len)
-    plan = make_plan(shape, hw, args.method, args.batch, args.prompt_len,
+    plan = make_plan(shape, hw, fit_label(args.method, points), args.batch, args.prompt_len,
                      output_tokens=args.output_len or mean_base or 256.0, length_ratio=ratio,
                      length_source=source, measured_length_ratio=measured, model=model, points=points,
                      memory_bytes=args.memory_gb * 1e9 if args.memory_gb else None, max_batch=args.max_batch)

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", help="model shape: a known name (llama-2-7b, llama-3.1-8b, smollm2-135m) or "
                                         "a local folder with config.json (default: the fit data's model)")
     parser.add_argument("--hardware", default="a6000",
-                        help="accelerator whose peaks scale the roofline (a6000, a100-80g, h100, h200; default "
+                        help="accelerator whose peaks scale the roofline (a6000, a100-80g, h100, h200, cpu; default "
                              "a6000). Only the units of the fitted correction depend on it")
     parser.add_argument("--holdout-above", type=int, metavar="LEN",
                         help="held-out check: fit on prompts <= LEN, predict the longer ones "

@@ -66,6 +66,9 @@ HARDWARE = {
     "a100-80g": Hardware("a100-80g", 312e12, 2.039e12, 80e9),
     "h100": Hardware("h100", 989e12, 3.35e12, 80e9),
     "h200": Hardware("h200", 989e12, 4.8e12, 141e9),
+    # A nominal small CPU (2 cores with AVX2 FMA, dual-channel DDR4): only sets the units of a
+    # fit on CPU measurements; pass --memory-gb for the real budget.
+    "cpu": Hardware("cpu", 100e9, 20e9, 24e9),
 }
 
 
