@@ -250,3 +250,12 @@ def test_evaluation_report_carries_the_estimate():
     assert report_estimate("smollm2-135m-instruct", "predictions:x.jsonl", "predictions", 1.0, 10.0) is None
     assert report_estimate("/no/such/model", "none", "method", 1.0, 10.0) is None
     assert report_estimate("smollm2-135m-instruct", "h2o:ratio=0.5|<b>", "method", 1.0, 10.0) is None
+
+
+def test_plan_finds_our_throughput_json_under_the_canonical_spec(capsys):
+    assert main(["plan", "--model", "smollm2-135m-instruct", "--method", "streamingllm:ratio=0.5", "--batch", "1",
+                 "--prompt-len", "64", "--output-len", "4", "--hardware", "cpu", "--memory-gb", "2",
+                 "--fit", str(DATA / "throughput_smollm2.json")]) == 0
+    text = capsys.readouterr().out
+    assert "fitted on 4 measurements of streamingllm:ratio=0.5,budget=0" in text
+    assert "[measured: prefill" in text
