@@ -107,7 +107,9 @@ def test_plain_cost_model_is_least_squares_on_relative_error():
 def test_cli_fits_and_answers_the_query(tmp_path, capsys):
     out = tmp_path / "pred.csv"
     assert main(["predict-throughput", "--fit", str(A6000), "--query", str(DATA / "query.csv"),
-                 "--out", str(out), "--holdout-above", "1100"]) == 0
+                 "--out", str(out), "--holdout-above", "1100", "--save-fit", str(tmp_path / "fit.json")]) == 0
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert fit["version"] == 1 and len(fit["fits"]) == 4
     text = capsys.readouterr().out
     assert "held out: prompts longer than 1100" in text and "None-16" in text
     rows = list(csv.DictReader(out.open()))

@@ -32,6 +32,7 @@ def register(subparsers) -> None:
                         help="held-out check: fit on prompts <= LEN, predict the longer ones "
                              "(default: 2/3 of the longest prompt)")
     parser.add_argument("--no-heldout", action="store_true", help="skip the held-out error report")
+    parser.add_argument("--save-fit", type=Path, metavar="JSON", help="also write the fitted corrections as JSON")
     parser.set_defaults(func=run)
 
 
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
                              extrapolate(points, cut, shape, hw)))
         print(format_heldout("held out: each batch size in turn (time error, %)",
                              leave_one_batch_out(points, shape, hw)))
+    if args.save_fit:
+        from negsamp.atomic import atomic_write_text
+
+        atomic_write_text(args.save_fit, model.model_dump_json(indent=1) + "\n")
     if args.query:
         queries = read_csv(args.query, need_thr=False)
         write_predictions(args.out, queries, predict_thr(model, shape, hw, queries))
