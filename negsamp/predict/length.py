@@ -158,6 +158,8 @@ class LengthErrors(BaseModel):
     """Mean true ratio (method/baseline tokens)."""
     importances: dict[str, float]
     """Feature importances of the model fitted on all rows."""
+    by_method: dict[str, list[float]]
+    """Per method: [rows, MAE log ratio of the trees, of the constant ratio, mean true ratio]."""
 
 
 def heldout_length_errors(rows: Sequence[LengthRow], folds: int = FOLDS) -> LengthErrors:
@@ -185,7 +187,17 @@ def heldout_length_errors(rows: Sequence[LengthRow], folds: int = FOLDS) -> Leng
         mae_log_ratio=float(np.mean(np.abs(np.log(ours) - log_true))),
         mae_log_ratio_constant=float(np.mean(np.abs(np.log(const) - log_true))),
         mean_ratio=float(np.mean(true / np.maximum(base, 1))), importances=fit_length(rows).importances(),
+        by_method=_by_method(rows, np.abs(np.log(ours) - log_true), np.abs(np.log(const) - log_true)),
     )
+
+
+def _by_method(rows: Sequence[LengthRow], ours: np.ndarray, const: np.ndarray) -> dict[str, list[float]]:
+    out = {}
+    for method in sorted({r.method for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r.method == method]
+        ratio = float(np.mean([math.exp(rows[i].log_ratio) for i in idx]))
+        out[method] = [len(idx), float(np.mean(ours[idx])), float(np.mean(const[idx])), ratio]
+    return out
 
 
 def format_length_errors(e: LengthErrors) -> str:
@@ -195,6 +207,8 @@ def format_length_errors(e: LengthErrors) -> str:
         f"{'':<22} {'trees':>8} {'constant ratio':>15}",
         f"{'MAE output tokens':<22} {e.mae_tokens:>8.3f} {e.mae_tokens_constant:>15.3f}",
         f"{'MAE log ratio':<22} {e.mae_log_ratio:>8.4f} {e.mae_log_ratio_constant:>15.4f}",
+        *(f"  {m:<40} rows {int(v[0]):>4}  MAE log ratio {v[1]:.4f} vs {v[2]:.4f}  mean ratio {v[3]:.3f}"
+          for m, v in e.by_method.items()),
         "importances: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(e.importances.items(),
                                                                       key=lambda kv: -kv[1]) if v > 0),
     ])
