@@ -12,6 +12,10 @@ on relative error), both fitted on the same points. The run-to-run floor is prin
 them: the error of predicting each measurement by the median of its own repeats (a predictor
 cannot do better on average than the spread of repeated measurements).
 
+The CSVs' `model` column names four models, one per "repeat" of a key, but the figures behave
+as one Llama-2-7B configuration (docs/predictors.md); [1b] repeats [1] on the rows labelled with
+the first file's model only.
+
 Length, on run stores (`--runs`): grouped 5-fold held-out error of the length predictor next to
 a constant per-method ratio.
 
@@ -69,6 +73,10 @@ def throughput(folder: Path, plot: Path | None) -> None:
     over = [r for r in ext if r.ours >= GOAL_MAPE]
     print(f"  goal < {GOAL_MAPE}% on longer prompts: {len(ext) - len(over)}/{len(ext)} met"
           + "".join(f"; missed {r.method} {r.stage} {r.ours:.2f}%" for r in over))
+    own = [p for p in points if p.model == points[0].model]
+    ext_own = extrapolate(own, FIT_MAX_LEN, shape, hw)
+    print_table(f"\n[1b] as [1], only the rows whose model column says {points[0].model} (one per key)",
+                ext_own, repeat_floor(own, lambda p: p.prompt_len > FIT_MAX_LEN))
     lobo = leave_one_batch_out(points, shape, hw)
     print_table("\n[2] leave one batch size out (mean over the 5 held-out batch sizes; time error)", lobo,
                 repeat_floor(points, lambda p: True))
