@@ -93,7 +93,9 @@ def features(shape: ModelShape, hw: Hardware, cost: MethodCost, stage: str, bsz:
 
 
 def fit_relative_l1(design: np.ndarray, seconds: np.ndarray) -> np.ndarray:
-    """Coefficients minimising the mean |design @ c - t| / t (IRLS, floors tiny residuals)."""
+    """Non-negative coefficients minimising the mean |design @ c - t| / t (IRLS, floors tiny residuals)."""
+    from scipy.optimize import nnls
+
     a = design / seconds[:, None]
     scale = np.abs(a).max(axis=0)
     scale[scale == 0] = 1.0
@@ -102,7 +104,7 @@ def fit_relative_l1(design: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     weights = ones.copy()
     coef = np.zeros(a.shape[1])
     for _ in range(IRLS_ITERATIONS):
-        coef, *_ = np.linalg.lstsq(a * weights[:, None], weights, rcond=None)
+        coef, _ = nnls(a * weights[:, None], weights)
         weights = 1.0 / np.sqrt(np.maximum(np.abs(a @ coef - ones), 1e-3))
     return coef / scale
 
