@@ -46,7 +46,7 @@ def _length(args, prompt_len: int) -> tuple[float, str, float | None, float | No
 
     if args.runs is None:
         ratio = 1.0 if args.length_ratio is None else args.length_ratio
-        return ratio, "given" if args.length_ratio is not None else "assumed 1 (no --runs)", None, None
+        return ratio, "given" if args.length_ratio is not None else "assumed 1: no --runs", None, None
     rows = read_run_stores(args.runs)
     ratio = expected_ratio(fit_length(rows), rows, args.method, prompt_len)
     mean_base = sum({(r.model, r.sample_id): r.baseline_tokens for r in rows}.values()) / len(

@@ -63,10 +63,10 @@ class Hardware:
     memory_bytes: float
 
 
-# Datasheet figures: dense fp16/bf16 tensor throughput (FP32 accumulate for the A6000, as
-# PyTorch runs it), HBM/GDDR bandwidth and memory size.
+# Datasheet figures: dense fp16/bf16 tensor throughput (the RTX A6000 does not halve it for
+# fp32 accumulation, unlike GeForce parts), HBM/GDDR bandwidth and memory size.
 HARDWARE = {
-    "a6000": Hardware("a6000", 154.8e12 / 2, 768e9, 48e9),
+    "a6000": Hardware("a6000", 154.8e12, 768e9, 48e9),
     "a100-80g": Hardware("a100-80g", 312e12, 2.039e12, 80e9),
     "h100": Hardware("h100", 989e12, 3.35e12, 80e9),
     "h200": Hardware("h200", 989e12, 4.8e12, 141e9),
