@@ -36,7 +36,7 @@ from negsamp.errors import InputError
 LENGTH_VERSION = 1
 BASELINE = "none"
 FOLDS = 5
-TREES = dict(loss="huber", n_estimators=150, max_depth=2, learning_rate=0.05, random_state=0)
+TREES = dict(loss="huber", n_estimators=150, max_depth=2, learning_rate=0.05, min_samples_leaf=5, random_state=0)
 
 
 @dataclass(frozen=True)
