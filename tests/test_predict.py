@@ -261,3 +261,13 @@ def test_plan_finds_our_throughput_json_under_the_canonical_spec(capsys):
     text = capsys.readouterr().out
     assert "fitted on 4 measurements of streamingllm:ratio=0.5,budget=0" in text
     assert "[measured: prefill" in text
+
+
+def test_a_throughput_json_without_runs_is_one_line(tmp_path):
+    from negsamp.predict.points import read_throughput_json
+
+    bad = tmp_path / "throughput.json"
+    bad.write_text(json.dumps({"model": "m", "method": "none", "baseline": "none", "prompt_len": 8, "gen_len": 4,
+                               "runs": [{"warmup": False, "side": "baseline", "batch_size": 1, "prefill_s": 1.0}]}))
+    with pytest.raises(InputError, match="field 'runs.0.decode_s' is missing"):
+        read_throughput_json(bad)

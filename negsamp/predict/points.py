@@ -86,34 +86,46 @@ def read_csv(path: str | Path, *, need_thr: bool = True) -> list[Point]:
     return points
 
 
+def _narrow_report(path: Path) -> dict:
+    """The few fields we use, from the raw JSON: older (or newer) report versions stay readable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: cannot read a throughput report ({err})") from None
+    for field in ("model", "method", "baseline", "prompt_len", "gen_len", "runs"):
+        if field not in data:
+            raise InputError(f"{path}: field {field!r} is missing: not a throughput report")
+    for i, run in enumerate(data["runs"]):
+        for field in ("warmup", "side", "batch_size", "prefill_s", "decode_s"):
+            if field not in run:
+                raise InputError(f"{path}: field 'runs.{i}.{field}' is missing")
+    return data
+
+
 def read_throughput_json(path: str | Path) -> list[Point]:
     """Points from a `negsamp throughput` report: every measured run, both sides, both stages.
 
+    Read through `negsamp.throughput.load_throughput` when the file is of the current schema,
+    else narrowly (only the fields below), so reports of earlier versions still fit.
     Decoding is recorded at KV length `prompt_len` (the paper's convention), although our decode
     steps run from `prompt_len` to `prompt_len + gen_len`: a constant offset the fit absorbs.
     """
-    from pydantic import ValidationError
-
     from negsamp.throughput import load_throughput
 
     path = Path(path)
     try:
-        report = load_throughput(path)
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: cannot read a throughput report ({err})") from None
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise InputError(f"{path}: field {field!r}: {first['msg']}") from None
-    label = {"baseline": report.baseline, "method": report.method}
+        data = load_throughput(path).model_dump()
+    except Exception:  # noqa: BLE001 - any schema or read problem: fall back to the narrow read
+        data = _narrow_report(path)
+    label = {"baseline": data["baseline"], "method": data["method"]}
     points = []
-    for run in report.runs:
-        if run.warmup:
+    for run in data["runs"]:
+        if run["warmup"]:
             continue
-        common = dict(method=label[run.side], bsz=run.batch_size, prompt_len=report.prompt_len,
-                      model=report.model)
-        points.append(Point(stage="prefill", thr=run.batch_size * report.prompt_len / run.prefill_s, **common))
-        points.append(Point(stage="decoding", thr=run.batch_size * (report.gen_len - 1) / run.decode_s, **common))
+        b, n = int(run["batch_size"]), int(data["prompt_len"])
+        common = dict(method=label.get(run["side"], str(run["side"])), bsz=b, prompt_len=n, model=data["model"])
+        points.append(Point(stage="prefill", thr=b * n / run["prefill_s"], **common))
+        points.append(Point(stage="decoding", thr=b * (int(data["gen_len"]) - 1) / run["decode_s"], **common))
     if not points:
         raise InputError(f"{path}: no measured runs")
     return points
