@@ -175,6 +175,8 @@ class EvaluationReport(_Model):
     """Every sample's result, negative split first."""
     throughput: AttachedThroughput | None = None
     """A `negsamp throughput` result for the same method, when attached (typed and versioned)."""
+    estimate: dict | None = None
+    """A `negsamp plan` what-if at a reference serving load (`negsamp.predict.for_report`), or None."""
 
 
 class PredictionIn(_Model):
@@ -429,13 +431,18 @@ class Evaluation:
 
     def report(self, results: list[SampleResult], *, model: str, method: str,
                source: Literal["method", "predictions"]) -> EvaluationReport:
+        from negsamp.predict.for_report import report_estimate
+
         overall, by_category, by_task = summarise(results)
+        estimate = report_estimate(model, method, source, overall.output_length_ratio,
+                                   overall.baseline_output_tokens_mean)
         return EvaluationReport(
             dataset=self.ref, model=model, dataset_model=self.entry.model,
             model_mismatch=model != self.entry.model, method=method, source=source, rule=self.rule,
             environment=environment(), overall=overall, by_category=by_category, by_task=by_task,
             # A scores-only release has no baseline outputs to compare lengths with.
             length_shift=None if self.rebuild_prompts else length_shift(results), samples=results,
+            estimate=estimate,
         )
 
 

@@ -91,6 +91,11 @@ def markdown(report: EvaluationReport, figures: dict[str, str]) -> str:
         ]
     if r.throughput is not None:
         lines += ["## Throughput", "", "```", r.throughput.table, "```", ""]
+    if r.estimate:
+        from negsamp.predict.for_report import estimate_lines
+
+        lines += ["## Serving estimate (`negsamp plan`, roofline at a reference load)", "", "```",
+                  *estimate_lines(r.estimate), "```", ""]
     for caption, path in figures.items():
         lines += [f"![{caption}]({path})", ""]
     return "\n".join(lines)

@@ -27,6 +27,9 @@ COMMAND_MODULES = [
     "publish",
     "evaluate",
     "throughput",
+    "predict_throughput",
+    "predict_length",
+    "plan",
     "leaderboard",
     "methods",
 ]
