@@ -10,7 +10,8 @@ def add_ray_argument(parser) -> None:
         "--ray", nargs="?", const="", default=None, metavar="ADDRESS",
         help="generate as (method x sample-shard) tasks on a Ray cluster, one GPU (else one CPU) per task; "
              "ADDRESS: 'auto', HOST:6379 or ray://HOST:10001; without it, $RAY_ADDRESS or a new local "
-             "cluster. Same dataset as without --ray. Needs the [ray] extra")
+             "cluster (give --ray after positional arguments). Same dataset as without --ray. "
+             "Needs the [ray] extra")
 
 
 def ray_options(args: argparse.Namespace):
