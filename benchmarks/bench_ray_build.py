@@ -7,7 +7,7 @@ what the driver process holds when the build returns: its RSS and peak RSS, the
 Prediction / Sample objects alive, whether any torch module is alive (a Ray driver
 loads no model), and the object refs it still owns in the Ray object store.
 
-    .venv/bin/python benchmarks/bench_ray_build.py [--recipe builders/tiny-cpu.yaml] [--work bench_out/ray]
+    .venv/bin/python benchmarks/bench_ray_build.py [--recipe builders/tiny-cpu.yaml] [--work out/bench_ray]
 
 A cluster of N slots is `ray.init(num_cpus=N)`: N tasks at a time, each a worker
 process with one CPU (Ray sets OMP_NUM_THREADS=1 in it). The single-process build
@@ -100,7 +100,7 @@ def label(row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="builders/tiny-cpu.yaml")
-    parser.add_argument("--work", type=Path, default=Path("bench_out/ray"))
+    parser.add_argument("--work", type=Path, default=Path("out/bench_ray"))
     parser.add_argument("--slots", default="1,2", help="Ray cluster sizes to run (comma-separated)")
     parser.add_argument("--child", nargs=2, metavar=("OUT", "SLOTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
