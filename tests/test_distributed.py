@@ -188,3 +188,20 @@ def test_ray_flag_without_ray_installed_is_one_line_naming_the_extra(command, re
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'negsamp[ray]'" in err, err
     assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_shard_failing_on_bad_input_raises_its_error_and_keeps_the_other_shards(cluster, recipe, tmp_path,
+                                                                                  tiny_samples):
+    from negsamp.distributed import RayOptions, run_methods_on_ray
+    from negsamp.errors import InputError
+    from negsamp.methods import parse_method
+    from negsamp.runs import RunStore
+
+    good, bad = tiny_samples(2)
+    # A chat-template prompt gets no special tokens added, so an empty one has no tokens at all.
+    bad = bad.model_copy(update={"prompt": "", "context": "", "question_start": 0, "chat_template": True})
+    store = RunStore(tmp_path)
+    with pytest.raises(InputError, match=f"sample {bad.sample_id}: the prompt has no tokens"):
+        run_methods_on_ray(store, recipe.model, [parse_method("none")], [good, bad], batch_size=1,
+                           options=RayOptions(shard_batches=1), progress=False)
+    assert store.run(recipe.model, "none").done_ids() == {good.sample_id}
