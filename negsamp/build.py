@@ -67,6 +67,19 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     return results
 
 
+def run_all_on_ray(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, options, *,
+                   progress: bool = True) -> dict[str, list[Prediction]]:
+    """`run_all`, with the work cut into (method x sample-shard) tasks on Ray (`negsamp.distributed`)."""
+    from negsamp.distributed import run_methods_on_ray
+    from negsamp.methods import parse_method
+    from negsamp.runs import RunStore
+
+    methods = [parse_method(BASELINE)] + [parse_method(spec) for spec in recipe.methods]
+    runs = run_methods_on_ray(RunStore(runs_dir), recipe.model, methods, samples, batch_size=recipe.batch_size,
+                              device=recipe.device, dtype=recipe.dtype, options=options, progress=progress)
+    return {spec: sharded.result.predictions for spec, sharded in runs.items()}
+
+
 def score_table(samples: Sequence[Sample], predictions: dict[str, list[Prediction]]) -> pl.DataFrame:
     """Long score table (task, sample_id, method, score) over every prediction."""
     from negsamp.metrics import score
@@ -90,10 +103,11 @@ def draw_control(good_ids_by_task: dict[str, list[str]], per_task: int, seed: in
     return chosen
 
 
-def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> BuildResult:
+def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=None) -> BuildResult:
     """Run the recipe end to end and write the dataset folder under `out_dir/dataset`.
 
-    The recipe's `device` and `dtype` are resolved first: a missing GPU fails before anything loads."""
+    The recipe's `device` and `dtype` are resolved first: a missing GPU fails before anything loads.
+    `ray`: `negsamp.distributed.RayOptions` to generate on a Ray cluster's workers (same dataset)."""
     from negsamp import dataset as ds
     from negsamp.methods import parse_method
     from negsamp.mining import sample_flags
@@ -102,11 +116,12 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     from negsamp.runner import ModelPool
 
     recipe.validate_specs()
-    pool = ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
+    pool = None if ray else ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     out_dir = Path(out_dir)
     methods = [parse_method(spec).spec for spec in recipe.methods]
     samples = make_samples(recipe, load_tokenizer(recipe.model))
-    predictions = run_all(recipe, samples, out_dir / "runs", progress=progress, pool=pool)
+    predictions = (run_all(recipe, samples, out_dir / "runs", progress=progress, pool=pool) if ray is None
+                   else run_all_on_ray(recipe, samples, out_dir / "runs", ray, progress=progress))
     scores = score_table(samples, predictions)
     rule = recipe.rule
     flags = sample_flags(scores, methods, rule)  # task, sample_id, baseline_score, threshold, good, neg:<m>, negative

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from negsamp.errors import InputError
@@ -102,10 +102,11 @@ def run_method(
         return _run_locked(run, model_name, method, samples, batch_size=batch_size, progress=progress, pool=pool)
 
 
-def _run_locked(run: Run, model_name: str, method, samples: Sequence[Sample], *, batch_size: int, progress: bool,
-                pool: ModelPool | None) -> RunResult:
+def record_request(run: Run, samples: Sequence[Sample], *, batch_size: int,
+                   setting: dict[str, str]) -> dict[str, Prediction]:
+    """The run's stored rows by sample id, after recording this sample set and generation setting
+    (`ModelPool.setting`) in its manifest. The caller holds the run's lock."""
     stored = {p.sample_id: p for p in run.predictions()}
-    pending_ids = {s.sample_id for s in samples} - stored.keys()
     manifest = run.manifest()
     requested_hash = sample_set_hash(samples)
     if manifest is None or manifest.get("sample_set_hash") != requested_hash:
@@ -114,29 +115,49 @@ def _run_locked(run: Run, model_name: str, method, samples: Sequence[Sample], *,
             sample_set_hash=requested_hash,
             sample_set_hashes=hashes,
             generation={"decoding": "greedy", "stop": "eos or max_new_tokens", "batch_size": batch_size,
-                        **pool.setting(method.attn_implementation)},
+                        **setting},
             versions=package_versions(),
         )
+    return stored
+
+
+def fixed_batches(samples: Sequence[Sample], batch_size: int, pending_ids: set[str]) -> Iterator[list[Sample]]:
+    """The `batch_size` chunks of `samples` that hold a pending sample, in order.
+
+    Batches are fixed chunks of the full sample list, not of what is left: a resumed
+    run re-generates an interrupted batch with the same companions (and so the same
+    padding), which keeps its outputs identical to an uninterrupted run's. A shard
+    that starts at a multiple of `batch_size` therefore gets the same batches too.
+    """
+    for start in range(0, len(samples), batch_size):
+        batch = list(samples[start:start + batch_size])
+        if any(s.sample_id in pending_ids for s in batch):
+            yield batch
+
+
+def generate_missing(model, tokenizer, method, batch: list[Sample], pending_ids: set[str], *,
+                     model_name: str, batch_size: int) -> list[Prediction]:
+    """Generate one fixed batch; return only the rows of its pending samples."""
+    from negsamp.backends.hf import generate
+
+    rows = generate(model, tokenizer, method, batch, model_name=model_name, batch_size=batch_size)
+    return [p for p in rows if p.sample_id in pending_ids]
+
+
+def _run_locked(run: Run, model_name: str, method, samples: Sequence[Sample], *, batch_size: int, progress: bool,
+                pool: ModelPool) -> RunResult:
+    stored = record_request(run, samples, batch_size=batch_size, setting=pool.setting(method.attn_implementation))
+    pending_ids = {s.sample_id for s in samples} - stored.keys()
     if pending_ids:
         from tqdm.auto import tqdm
-
-        from negsamp.backends.hf import generate
 
         model, tokenizer = pool.get(method.attn_implementation)
         bar = tqdm(total=len(samples), initial=len(samples) - len(pending_ids), disable=not progress,
                    desc=method.spec, unit="sample")
         try:
-            # Batches are fixed chunks of the full sample list, not of what is left:
-            # a resumed run re-generates an interrupted batch with the same companions
-            # (and so the same padding), which keeps its outputs identical to an
-            # uninterrupted run's. Only the rows still missing are appended.
-            for start in range(0, len(samples), batch_size):
-                batch = list(samples[start:start + batch_size])
-                if not any(s.sample_id in pending_ids for s in batch):
-                    continue
-                rows = list(generate(model, tokenizer, method, batch, model_name=model_name,
-                                     batch_size=batch_size))
-                missing = [p for p in rows if p.sample_id in pending_ids]
+            for batch in fixed_batches(samples, batch_size, pending_ids):
+                missing = generate_missing(model, tokenizer, method, batch, pending_ids,
+                                           model_name=model_name, batch_size=batch_size)
                 run.append(missing)
                 stored.update((p.sample_id, p) for p in missing)
                 bar.update(len(missing))

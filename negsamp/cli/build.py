@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.cli.ray_option import add_ray_argument, ray_options
 from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
 
 
@@ -21,6 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("recipe", type=Path, help="recipe YAML, e.g. builders/tiny-cpu.yaml")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: build/<recipe name>); holds runs/ and dataset/")
+    add_ray_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--device", default=None, help=DEVICE_HELP + " (default: the recipe's `device`, itself auto by default)")
     parser.add_argument("--dtype", default=None, choices=["auto", *DTYPES], help=DTYPE_HELP + " (default: the recipe's `dtype`)")
@@ -34,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     override = {k: v for k, v in (("device", args.device), ("dtype", args.dtype)) if v is not None}
     recipe = recipe.model_copy(update=override)
+    ray = ray_options(args)
     out = args.out or Path("build") / recipe.name
-    result = build(recipe, out, progress=not args.no_progress)
+    result = build(recipe, out, progress=not args.no_progress, ray=ray)
     print_summary(result)
     return 0
 

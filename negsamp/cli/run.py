@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.cli.ray_option import add_ray_argument, ray_options
 from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
 
 
@@ -30,6 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="samples generated together (default 4)")
     parser.add_argument("--max-length", type=int, default=4096,
                         help="truncate prompts in the middle to this many tokens (default 4096)")
+    add_ray_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help=DTYPE_HELP)
@@ -46,20 +48,29 @@ def run(args: argparse.Namespace) -> int:
     methods = [parse_method(spec) for spec in args.methods]
     for spec in args.tasks:
         validate_task_spec(spec)
+    ray = ray_options(args)
 
     from negsamp.models import load_tokenizer
     from negsamp.runner import ModelPool, run_method
     from negsamp.runs import RunStore
 
-    pool = ModelPool(args.model, device=args.device, dtype=args.dtype)  # a missing GPU fails here, first
+    # A missing GPU fails here, first; with --ray the device is the workers' (checked against the cluster).
+    pool = None if ray else ModelPool(args.model, device=args.device, dtype=args.dtype)
     tokenizer = load_tokenizer(args.model)
     samples = []
     for spec in args.tasks:
         samples.extend(load_task_samples(spec, tokenizer=tokenizer, max_length=args.max_length))
     store = RunStore(args.out)
-    for method in methods:
-        result = run_method(store, args.model, method, samples, batch_size=args.batch_size,
-                            progress=not args.no_progress, pool=pool)
+    if ray is not None:
+        from negsamp.distributed import run_methods_on_ray
+
+        runs = run_methods_on_ray(store, args.model, methods, samples, batch_size=args.batch_size,
+                                  device=args.device, dtype=args.dtype, options=ray, progress=not args.no_progress)
+        results = [runs[m.spec].result for m in methods]
+    else:
+        results = (run_method(store, args.model, method, samples, batch_size=args.batch_size,
+                              progress=not args.no_progress, pool=pool) for method in methods)
+    for method, result in zip(methods, results):
         done = len(result.predictions) - result.generated
         print(f"{method.spec}: {result.generated} generated, {done} already done -> "
               f"{result.run.predictions_path}")
