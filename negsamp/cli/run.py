@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.cli.backend_option import add_backend_option
 from negsamp.cli.ray_option import add_ray_argument, ray_options
 from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
 
@@ -35,6 +36,7 @@ def register(subparsers) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help=DTYPE_HELP)
+    add_backend_option(parser, "generate (methods none and vllm_kv:dtype=D only)")
     parser.set_defaults(func=run)
 
 
@@ -43,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from negsamp.methods import parse_method
     from negsamp.tasks.sources import load_task_samples, validate_task_spec
 
+    if args.backend == "vllm":
+        from negsamp.cli.backend_option import run_command
+
+        return run_command(args)
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     methods = [parse_method(spec) for spec in args.methods]

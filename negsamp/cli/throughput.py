@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from negsamp.cli.backend_option import add_backend_option, add_vllm_throughput_options
 from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
 
 
@@ -44,10 +45,17 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic prompts (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="no per-run progress lines")
+    add_backend_option(parser, "offline batches, a served-load rate sweep and length replays "
+                               "(--method none or vllm_kv:dtype=D)")
+    add_vllm_throughput_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "vllm":
+        from negsamp.cli.backend_option import throughput_command
+
+        return throughput_command(args)
     from negsamp.throughput import format_table, measure_throughput, write_throughput
 
     report = measure_throughput(
