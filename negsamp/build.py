@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import random
 import statistics
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from negsamp.mining import BASELINE
 from negsamp.recipe import Recipe
 from negsamp.records import Prediction, Sample
-
-BASELINE = "none"
 
 
 @dataclass
@@ -32,6 +32,8 @@ class BuildResult:
     """The written `negsamp.dataset.Manifest`."""
     counts: pl.DataFrame
     """Per task: samples, baseline accuracy, threshold, good, negatives per method and combined, control."""
+    methods: list[str]
+    """The mined methods' canonical specs (the method columns of `counts`)."""
 
 
 def make_samples(recipe: Recipe, tokenizer) -> list[Sample]:
@@ -49,6 +51,7 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     `pool`: a `negsamp.runner.ModelPool` (default: one on the recipe's device and dtype)."""
     from tqdm.auto import tqdm
 
+    from negsamp.display import short_method
     from negsamp.methods import parse_method
     from negsamp.runner import ModelPool, run_method
     from negsamp.runs import RunStore
@@ -57,27 +60,17 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     pool = pool or ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     methods = [parse_method(BASELINE)] + [parse_method(spec) for spec in recipe.methods]
     results: dict[str, list[Prediction]] = {}
-    with tqdm(total=len(methods), desc="build", unit="method", disable=not progress, position=0) as bar:
+    # The outer bar nests the per-method bars by redrawing with cursor-up codes (ESC[A), which
+    # only a terminal understands; in a log the per-method bars alone say where a build is.
+    nested = progress and sys.stderr.isatty()
+    with tqdm(total=len(methods), desc="build", unit="method", disable=not nested, position=0) as bar:
         for method in methods:
-            bar.set_postfix_str(method.spec)
+            bar.set_postfix_str(short_method(method.spec))
             result = run_method(store, recipe.model, method, samples, batch_size=recipe.batch_size,
                                 progress=progress, pool=pool)
             results[method.spec] = result.predictions
             bar.update(1)
     return results
-
-
-def score_table(samples: Sequence[Sample], predictions: dict[str, list[Prediction]]) -> pl.DataFrame:
-    """Long score table (task, sample_id, method, score) over every prediction."""
-    from negsamp.metrics import score
-
-    rows = []
-    for method, preds in predictions.items():
-        for sample, pred in zip(samples, preds, strict=True):
-            value = score(sample.task, pred.prediction, sample.answers, sample.all_classes)
-            rows.append((sample.task, sample.sample_id, method, float(value)))
-    return pl.DataFrame(rows, schema={"task": pl.String, "sample_id": pl.String, "method": pl.String,
-                                      "score": pl.Float64}, orient="row")
 
 
 def draw_control(good_ids_by_task: dict[str, list[str]], per_task: int, seed: int) -> set[str]:
@@ -100,6 +93,7 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     from negsamp.models import load_tokenizer
     from negsamp.plots import plot_build_figures
     from negsamp.runner import ModelPool
+    from negsamp.scoring import score_table
 
     recipe.validate_specs()
     pool = ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
@@ -146,7 +140,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
         dataset_dir, name=recipe.name, version=recipe.dataset_version, config=recipe.config_name,
         negative_rows=negative_rows, control_rows=control_rows, card_context=context, figures=figures,
     )
-    return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts)
+    return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts,
+                       methods=methods)
 
 
 def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:

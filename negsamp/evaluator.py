@@ -189,13 +189,11 @@ class PredictionIn(_Model):
 
 def resolve_dataset(location: str | Path) -> Path:
     """A local dataset folder, or a Hub dataset repo downloaded to the local cache."""
-    path = Path(location)
-    if path.exists():
-        return path
-    from negsamp.dataset import _REPO_RE
+    from negsamp.dataset.common import local_folder_or_repo
 
-    if not _REPO_RE.fullmatch(str(location)):
-        raise InputError(f"{location}: no such dataset folder, and not a Hub repo id (ORG/NAME)")
+    found = local_folder_or_repo(location)
+    if isinstance(found, Path):
+        return found
     try:
         from huggingface_hub import snapshot_download
 

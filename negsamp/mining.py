@@ -39,6 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from negsamp.errors import InputError, UnknownNameError
 
 SCORE_COLUMNS = ("task", "sample_id", "method", "score")
+BASELINE = "none"
+"""The uncompressed baseline's name: the `none` method's spec, as every run store and dataset names it."""
 STATISTICS = ("median", "mean")
 MODES = ("all", "any")
 # Columns of the `negatives()` result besides one score column per compared method.
@@ -57,7 +59,7 @@ class MiningRule(BaseModel):
     version: Literal[1] = 1
     """Version of this rule's definition; bumped if the meaning of any field changes."""
 
-    baseline: str = "baseline"
+    baseline: str = BASELINE
     """Name of the uncompressed reference method in the score table's `method` column."""
 
     statistic: Statistic = "median"
@@ -449,7 +451,7 @@ def _zero_threshold_warnings(
 
 def thresholds(
     scores: pl.DataFrame,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     statistic: Statistic = "median",
     *,
     min_baseline: float | None = None,
@@ -547,7 +549,7 @@ def negatives(
     scores: pl.DataFrame,
     methods: Sequence[str],
     *,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     t: float = 0.10,
     statistic: Statistic = "median",
     mode: Mode = "all",
@@ -563,7 +565,7 @@ def negatives(
 
 def make_rule(
     *,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     t: float = 0.10,
     statistic: str = "median",
     mode: str = "all",
@@ -587,7 +589,7 @@ def count_sweep(
     ts: Sequence[float],
     statistics: Sequence[str] = ("median",),
     *,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     mode: Mode = "all",
     min_baseline: float | None = None,
 ) -> pl.DataFrame:

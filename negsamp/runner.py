@@ -95,6 +95,7 @@ def run_method(
     """
     check_unique(samples)
     pool = pool or ModelPool(model_name)
+    store.record_samples(samples)  # so `negsamp score` can join answers to this run later
     run = store.run(model_name, method.spec)
     stored = {p.sample_id: p for p in run.predictions()}
     pending_ids = {s.sample_id for s in samples} - stored.keys()
@@ -113,10 +114,11 @@ def run_method(
         from tqdm.auto import tqdm
 
         from negsamp.backends.hf import generate
+        from negsamp.display import short_method
 
         model, tokenizer = pool.get(method.attn_implementation)
         bar = tqdm(total=len(samples), initial=len(samples) - len(pending_ids), disable=not progress,
-                   desc=method.spec, unit="sample")
+                   desc=short_method(method.spec), unit="sample")
         try:
             # Batches are fixed chunks of the full sample list, not of what is left:
             # a resumed run re-generates an interrupted batch with the same companions

@@ -271,7 +271,7 @@ def test_card_renders_the_given_numbers(tmp_path):
     assert "| `none` (baseline) | – | 11.2 | 10.0 | 0.90 | 9.3 | 10.0 | 1.000 | 1.00 |" in body
     assert "| `snapkv:ratio=0.5` | 4 | 17.5 | 15.0 | – |" in body
     assert "| backend | transformers |" in body
-    assert 'datasets.load_dataset(DIR_OR_REPO, "smollm2-135m", split="negative")' in body
+    assert 'datasets.load_dataset(where, "smollm2-135m", split="negative")' in body and "DIR_OR_REPO" not in body
     assert "negsamp.load(" in body
     assert "@inproceedings{gao2025rethinking" in body and "MLSys" in body
     assert manifest.content_hash in body
@@ -381,8 +381,22 @@ def test_negsamp_load_reads_a_local_folder_offline(tmp_path, offline_hf):
         negsamp.load(tmp_path, split="train")
     with pytest.raises(InputError, match="unknown config 'llama'"):
         negsamp.load(tmp_path, config="llama")
-    with pytest.raises(InputError, match="neither a dataset folder nor a Hub repo id"):
+    # Written as a path, a missing folder is said to be missing, not tried as a Hub repo.
+    with pytest.raises(InputError, match="deeper: no such dataset folder$"):
         negsamp.load(tmp_path / "missing" / "deeper")
+    with pytest.raises(InputError, match="neither a dataset folder nor a Hub repo id"):
+        negsamp.load("no repo id")
+
+
+def test_a_mistyped_local_folder_is_missing_not_a_hub_download(tmp_path, monkeypatch):
+    from negsamp.evaluator import resolve_dataset
+
+    (tmp_path / "demo_out" / "dataset").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    # `demo_out/datset` has the shape of a Hub id (ORG/NAME), but demo_out/ exists here.
+    for call in (resolve_dataset, ds.load):
+        with pytest.raises(InputError, match=r"^demo_out/datset: no such dataset folder \(folders in demo_out: dataset\)"):
+            call("demo_out/datset")
 
 
 def test_load_rows_gives_a_polars_frame(tmp_path):

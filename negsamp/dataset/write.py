@@ -26,7 +26,7 @@ from negsamp.errors import InputError
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.").lower()[:60] or "figure"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.").lower()[:80] or "figure"
 
 
 def write_dataset(
@@ -118,7 +118,8 @@ def write_dataset(
     figure_entries = []
     used: set[str] = set()
     for caption, source in figure_sources:
-        stem, n = _slug(caption), 1
+        # Named after the image file, not the caption: a caption's slug is cut off and unreadable.
+        stem, n = _slug(source.stem), 1
         filename = f"{stem}{source.suffix.lower()}"
         while filename in used:
             n += 1

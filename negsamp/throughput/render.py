@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from negsamp.display import short_method
 from negsamp.throughput.report import BatchResult, SideFigures, Stat, ThroughputReport
 
 
@@ -71,7 +72,7 @@ def format_table(report: ThroughputReport) -> str:
         return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     out = [
-        f"throughput: {r.model}, method {r.method} vs baseline {r.baseline}",
+        f"throughput: {r.model}, method {short_method(r.method)} vs baseline {r.baseline}",
         f"device {r.device}, {r.dtype}; prompt {r.prompt_len} tokens, {r.gen_len} generated (EOS ignored); "
         f"median of {r.repeats} interleaved repeats after {r.warmup} warm-up (± half the min-max range)",
         f"memory bandwidth {r.bandwidth.bytes_per_s / 1e9:.1f} GB/s (copy of {_bytes(r.bandwidth.copy_bytes)}); "
