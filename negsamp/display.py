@@ -27,8 +27,11 @@ def short_method(spec: str) -> str:
 
     try:
         method = parse_method(spec)
-    except NegsampError:
-        return _cut(spec)
+    except NegsampError:  # e.g. a press whose module is not importable here: shorten the text only
+        name, _, rest = spec.partition(":")
+        items = [item.partition("=") for item in rest.split(",")] if rest else []
+        text = ",".join(f"{k}={_short_value(k, v)}" if eq else k for k, eq, v in items)
+        return _cut(f"{name}:{text}" if text else name)
     params = method.params()
     shown = []
     for index, info in enumerate(params):
