@@ -36,7 +36,7 @@ class BuildResult:
     """The mined methods' canonical specs (the method columns of `counts`)."""
 
 
-def make_samples(recipe: Recipe, tokenizer) -> list[Sample]:
+def recipe_samples(recipe: Recipe, tokenizer) -> list[Sample]:
     from negsamp.tasks.sources import load_task_samples
 
     samples: list[Sample] = []
@@ -99,7 +99,7 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True) -> Buil
     pool = ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     out_dir = Path(out_dir)
     methods = [parse_method(spec).spec for spec in recipe.methods]
-    samples = make_samples(recipe, load_tokenizer(recipe.model))
+    samples = recipe_samples(recipe, load_tokenizer(recipe.model))
     predictions = run_all(recipe, samples, out_dir / "runs", progress=progress, pool=pool)
     scores = score_table(samples, predictions)
     rule = recipe.rule
@@ -164,7 +164,7 @@ def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str
 
 
 def card_context(recipe: Recipe, predictions, counts: pl.DataFrame, methods, rule, notes=(), setting=None):
-    """The card's context: per-task figures from `summary_counts`, output lengths from the predictions.
+    """The card's context: per-task counts from `summary_counts`, output lengths from the predictions.
 
     `setting`: the device and dtype the build really ran with (`ModelPool.setting()`)."""
     from negsamp import dataset as ds

@@ -66,8 +66,8 @@ class SampleResult(_Model):
     """KV bytes after prefill of the dataset's baseline (measured at build time)."""
 
 
-class GroupFigures(_Model):
-    """Every figure of the report for one group of samples (a task, a category, or all)."""
+class GroupStats(_Model):
+    """Every number of the report for one group of samples (a task, a category, or all)."""
 
     group: str
     """Task name, category name, or `overall`."""
@@ -162,11 +162,11 @@ class EvaluationReport(_Model):
     """The dataset's mining rule; its `t` decides recovered/retained."""
     environment: dict[str, str]
     """Python, platform and package versions of the evaluating machine."""
-    overall: GroupFigures
+    overall: GroupStats
     """All samples."""
-    by_category: list[GroupFigures]
+    by_category: list[GroupStats]
     """One entry per task category."""
-    by_task: list[GroupFigures]
+    by_task: list[GroupStats]
     """One entry per task."""
     length_shift: LengthShift | None
     """Per-sample output-length change distribution (None when lengths are unknown)."""
@@ -237,7 +237,7 @@ def environment() -> dict[str, str]:
     return {"platform": platform.platform(), "machine": platform.machine(), **package_versions()}
 
 
-# --------------------------------------------------------------------------- figures
+# --------------------------------------------------------------------------- statistics per group
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -250,7 +250,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def group_figures(group: str, results: Sequence[SampleResult]) -> GroupFigures:
+def group_stats(group: str, results: Sequence[SampleResult]) -> GroupStats:
     negatives = [r for r in results if r.split == "negative"]
     control = [r for r in results if r.split == "control"]
     recovered = sum(r.good for r in negatives)
@@ -262,7 +262,7 @@ def group_figures(group: str, results: Sequence[SampleResult]) -> GroupFigures:
     tokens = [r.output_tokens for r in results if r.output_tokens is not None]
     base_tokens = [r.baseline_output_tokens for r in results]
     tokens_mean = _mean(tokens) if len(tokens) == len(results) else None
-    return GroupFigures(
+    return GroupStats(
         group=group,
         negatives=len(negatives),
         recovered=recovered,
@@ -302,16 +302,16 @@ def length_shift(results: Sequence[SampleResult]) -> LengthShift | None:
     )
 
 
-def summarise(results: list[SampleResult]) -> tuple[GroupFigures, list[GroupFigures], list[GroupFigures]]:
+def group_results(results: list[SampleResult]) -> tuple[GroupStats, list[GroupStats], list[GroupStats]]:
     by_task: dict[str, list[SampleResult]] = {}
     by_category: dict[str, list[SampleResult]] = {}
     for r in results:
         by_task.setdefault(r.task, []).append(r)
         by_category.setdefault(r.category, []).append(r)
     return (
-        group_figures("overall", results),
-        [group_figures(name, rs) for name, rs in sorted(by_category.items())],
-        [group_figures(name, rs) for name, rs in sorted(by_task.items())],
+        group_stats("overall", results),
+        [group_stats(name, rs) for name, rs in sorted(by_category.items())],
+        [group_stats(name, rs) for name, rs in sorted(by_task.items())],
     )
 
 
@@ -371,7 +371,7 @@ class Evaluation:
 
     def report(self, results: list[SampleResult], *, model: str, method: str,
                source: Literal["method", "predictions"]) -> EvaluationReport:
-        overall, by_category, by_task = summarise(results)
+        overall, by_category, by_task = group_results(results)
         return EvaluationReport(
             dataset=self.ref, model=model, dataset_model=self.entry.model,
             model_mismatch=model != self.entry.model, method=method, source=source, rule=self.rule,

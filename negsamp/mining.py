@@ -136,21 +136,6 @@ def _describe_rows(frame: pl.DataFrame, limit: int = 5) -> str:
     return text
 
 
-def validate_scores(scores: pl.DataFrame, methods: Sequence[str], baseline: str) -> None:
-    """Check the rows of `baseline` and `methods` in a score table; rows of other methods are ignored.
-
-    Raises InputError for: missing columns, nulls, a non-numeric score column,
-    NaN scores, scores outside [0, 1], duplicate (task, sample_id, method) rows,
-    and a compared method lacking samples the baseline has (or having samples
-    the baseline lacks). Raises UnknownNameError for a method or the baseline
-    absent from the table. Every message names the rows, task, method or sample.
-    """
-    methods = list(methods)
-    if not methods:
-        raise InputError("no compared methods given")
-    _align(scores, methods, baseline)
-
-
 @dataclass(frozen=True)
 class _Aligned:
     """Baseline and compared scores as aligned numpy arrays, sorted by (task, sample_id)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from negsamp.atomic import atomic_write_text, save_figure
 from negsamp.display import short_method
-from negsamp.evaluator import EvaluationReport, GroupFigures
+from negsamp.evaluator import EvaluationReport, GroupStats
 
 SOURCES = {
     "method": "negsamp ran the method here, with the dataset's prompts and model",
@@ -38,7 +38,7 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _table(groups: list[GroupFigures]) -> list[str]:
+def _table(groups: list[GroupStats]) -> list[str]:
     lines = [
         "| group | negatives recovered | control retained | relative score | KV kept | output length ratio |",
         "|---|---|---|---|---|---|",

@@ -37,7 +37,7 @@ below is importable from `negsamp.dataset` itself; the submodules are:
 - `card`: `render_card` (template `negsamp/dataset_cards/negsamp.md.j2`).
 - `read`: `read_rows`, `load_rows` (polars), `load` (`datasets`).
 - `verify`: `verify_dataset`, `verified_rows`.
-- `write`: `write_dataset`, `rerender_card`.
+- `write`: `write_dataset`.
 """
 
 from negsamp.dataset.card import render_card
@@ -71,7 +71,7 @@ from negsamp.dataset.rows import (
     split_hash,
 )
 from negsamp.dataset.verify import verified_rows, verify_dataset
-from negsamp.dataset.write import rerender_card, write_dataset
+from negsamp.dataset.write import write_dataset
 
 __all__ = [
     "CARD_NAME",
@@ -110,7 +110,6 @@ __all__ = [
     "read_manifest",
     "read_rows",
     "render_card",
-    "rerender_card",
     "rows_table",
     "split_hash",
     "verified_rows",

@@ -1,4 +1,4 @@
-"""`write_dataset` (write or replace one config of a folder) and `rerender_card`."""
+"""`write_dataset`: write or replace one config of a dataset folder."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ from negsamp.dataset.card import render_card
 from negsamp.dataset.checks import _as_rows, _check_name, _check_rows, check_config_name
 from negsamp.dataset.common import CARD_NAME, FIGURE_SUFFIXES, MANIFEST_NAME, SPLITS, _first_error
 from negsamp.dataset.context import CardContext
-from negsamp.dataset.manifest import ConfigManifest, Figure, Manifest, SplitInfo, read_manifest
-from negsamp.dataset.parquet import _rows_of, parquet_bytes, rows_table
-from negsamp.dataset.read import _split_path
+from negsamp.dataset.manifest import ConfigManifest, Figure, Manifest, SplitInfo
+from negsamp.dataset.parquet import parquet_bytes, rows_table
 from negsamp.dataset.rows import DatasetRow, _combine, split_hash
 from negsamp.dataset.verify import _Checked, _verify
 from negsamp.errors import InputError
@@ -158,16 +157,3 @@ def write_dataset(
     atomic_write_bytes(out / CARD_NAME, render_card(manifest, all_rows, template=template).encode("utf-8"))
     atomic_write_bytes(out / MANIFEST_NAME, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
     return manifest
-
-
-def rerender_card(directory: str | os.PathLike, *, template: str | os.PathLike | None = None) -> Path:
-    """Verify the folder's data and rewrite its README.md from the manifest (e.g. after a template change)."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    rows = {
-        name: {split: _rows_of(_split_path(directory, manifest, name, split)) for split in SPLITS}
-        for name in manifest.config_names()
-    }
-    atomic_write_bytes(directory / CARD_NAME, render_card(manifest, rows, template=template).encode("utf-8"))
-    _verify(directory)
-    return directory / CARD_NAME

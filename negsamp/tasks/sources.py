@@ -153,11 +153,6 @@ def load_task_samples(spec: str, *, tokenizer: Any, max_length: int,
                                     max_length=max_length, limit=source.limit)
 
 
-def known_sources() -> list[str]:
-    """Every family and `longbench:TASK` a task-source string may name."""
-    return synthetic.known_families() + [f"longbench:{task}" for task in longbench.longbench_tasks()]
-
-
 # --------------------------------------------------------------------------- parsing helpers
 
 
