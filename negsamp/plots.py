@@ -18,7 +18,8 @@ _STYLE: dict[str, dict[str, object]] = {
     "Sparse (C)": {"color": "tab:gray", "marker": "o", "linestyle": "-."},
     "Quant (C)": {"color": "tab:brown", "marker": "o", "linestyle": "-."},
 }
-_FALLBACK_COLORS = ["tab:blue", "tab:cyan", "tab:olive", "tab:pink", "black", "tab:red", "tab:green"]
+# The bar chart's colours, in its order, so a method has one colour in both figures.
+_FALLBACK_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:pink", "black", "tab:red", "tab:olive"]
 _FALLBACK_MARKERS = ["o", "s", "D", "P", "X", "v", "^"]
 _FALLBACK_DASHES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1))]
 
@@ -102,16 +103,17 @@ def _draw_sweep_lines(ax, totals: pl.DataFrame, members: Sequence[str], styles) 
     drawn = [m for m in members if not totals.filter(pl.col("method_set") == m).is_empty()]
     for index, method_set in enumerate(drawn):
         data = totals.filter(pl.col("method_set") == method_set)
-        # Equal counts would put one line exactly on another: shift each series a little
-        # along the log2 t axis (a few percent of a tick step) and shrink later markers.
-        dodge = 2 ** (0.06 * (index - (len(drawn) - 1) / 2))
+        # Equal counts put one line exactly on another: later series are drawn thinner, dashed,
+        # with hollow markers, over earlier thick ones, and shifted a little along the log2 t axis.
+        dodge = 2 ** (0.05 * (index - (len(drawn) - 1) / 2))
         ax.plot(
             [t * 100 * dodge for t in data.get_column("t").to_list()],
             data.get_column("count").to_list(),
             label=method_set,
-            linewidth=2,
-            markersize=max(4, 9 - 1.5 * index),
-            alpha=0.9,
+            linewidth=max(1.5, 4.5 - 1.5 * index),
+            markersize=max(5, 11 - 2.5 * index),
+            markerfacecolor="none" if index else None,
+            markeredgewidth=1.8,
             **styles[method_set],
         )
 

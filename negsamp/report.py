@@ -178,30 +178,29 @@ def _score_vs_kv_figure(kept: list[tuple[float, float, str]], out_dir: Path) -> 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for split, color, nudge in (("negative", "tab:red", -0.6), ("control", "tab:green", 0.6)):
+    for split, color, side in (("negative", "tab:red", -1), ("control", "tab:green", 1)):
         points: dict[tuple[float, float], int] = {}
         for k, sc, sp in kept:
             if sp == split:
-                key = (round(100 * k, 1), round(sc, 3))
+                key = (round(100 * k), round(sc, 2))  # points closer than the markers merge
                 points[key] = points.get(key, 0) + 1
         if not points:
             continue
         # Negatives and control samples at the same point sit side by side, not on top of each other.
-        xs = [x + nudge for x, _ in points]
+        xs = [x + 0.8 * side for x, _ in points]
         ys = [y for _, y in points]
         counts = list(points.values())
-        ax.scatter(xs, ys, s=[24 * n ** 0.5 * 2 for n in counts], color=color, alpha=0.6,
-                   label=f"{split} ({sum(counts)})")
+        ax.scatter(xs, ys, s=[30 * n for n in counts], color=color, alpha=0.55, label=f"{split} ({sum(counts)})")
         for x, y, n in zip(xs, ys, counts, strict=True):
-            if n > 1:
-                ax.annotate(f"{n}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8, color=color)
+            if n > 1:  # negatives labelled on the left of their marker, control samples on the right
+                ax.annotate(f"×{n}", (x, y), textcoords="offset points", xytext=(10 * side, -3),
+                            ha="left" if side > 0 else "right", fontsize=8, color=color)
     # A fixed 0-100% axis: autoscaling would blow a 49.9% vs 50.0% difference up to full width.
     ax.set_xlim(0, max(105.0, 105.0 * max(k for k, _, _ in kept)))
     ax.set_xlabel("KV kept after prefill (% of baseline bytes)")
     ax.set_ylabel("score")
     ax.set_ylim(-0.08, 1.12)
-    ax.legend(fontsize=8, loc="center left", title="samples (labels: how many at a point)",
-              title_fontsize=7)
+    ax.legend(fontsize=8, loc="center left", title="samples (×n: n at one point)", title_fontsize=7)
     ax.set_title("Score vs KV kept", fontsize=10)
     save_figure(fig, out_dir / "score_vs_kv.png")
     return "figures/score_vs_kv.png"
