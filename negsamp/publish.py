@@ -149,10 +149,8 @@ def publish_dataset(
     dry_run: bool = False,
     commit_message: str | None = None,
 ) -> PublishResult:
-    """Verify DIR, then create the dataset repo REPO if missing and upload DIR in one commit.
-
-    `dry_run` verifies and lists the operations without contacting the Hub; it needs no `repo`.
-    """
+    """Verify DIR, create the dataset repo if missing, upload DIR in one commit; `dry_run` (no `repo`
+    needed) verifies and lists the operations without contacting the Hub."""
     if repo is None and not dry_run:
         raise PublishError("publishing needs --repo ORG/NAME (only --dry-run works without it)")
     repo = None if repo is None else check_repo_id(repo)

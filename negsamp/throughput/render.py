@@ -96,8 +96,5 @@ def format_table(report: ThroughputReport) -> str:
                 f"{1000 * e.baseline_request_s:.0f} ms -> {1000 * e.method_request_s:.0f} ms; "
                 f"decode speed-up x{_fmt(e.decode_speedup)}, end-to-end speed-up x{_fmt(e.end_to_end_speedup)}"
             )
-    out += ["", f"peak mem: {r.memory_measure}"]
-    for note in r.notes:
-        out.append(f"note: {note}")
-    out += ["", r.summary]
+    out += ["", f"peak mem: {r.memory_measure}", *(f"note: {note}" for note in r.notes), "", r.summary]
     return "\n".join(out)
