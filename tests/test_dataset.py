@@ -506,3 +506,20 @@ def test_a_foreign_folder_is_not_overwritten(tmp_path):
     with pytest.raises(InputError, match="no manifest.json: not a negsamp dataset folder"):
         _write(tmp_path)
     assert (tmp_path / "README.md").read_text() == "# my project\n"
+
+
+def test_card_limitations_and_citation_follow_the_dataset(tmp_path):
+    from negsamp.dataset.card import task_families
+
+    manifest = write_example(tmp_path)
+    body = (tmp_path / "README.md").read_text(encoding="utf-8")
+    # The example's rows all come from synthetic sources: no LongBench licence or F1/ROUGE talk.
+    assert "scored by string match" in body
+    assert "LongBench keep the licence" not in body and "ROUGE" not in body
+    dataset_bib = body.split("This dataset:")[1].split("```")[1]
+    assert dataset_bib.startswith("bibtex\n@misc{") and f"sha256:{manifest.content_hash}" in dataset_bib
+    assert "DIR_OR_REPO" not in body
+    row = negative_rows()[0]
+    longbench = row.model_copy(update={"source": "longbench:local:/x.jsonl"})
+    assert task_families({"c": {"negative": [row, longbench], "control": []}}) == {
+        "longbench": [row.task], "synthetic": [row.task]}
