@@ -80,7 +80,7 @@ DEMO_EVAL_METHOD := snapkv:ratio=0.5
 demo: install
 	$(BIN)/negsamp build builders/tiny-cpu.yaml --out $(DEMO_OUT)
 	$(BIN)/negsamp evaluate --dataset $(DEMO_OUT)/dataset --method $(DEMO_EVAL_METHOD) \
-	  --out $(DEMO_OUT)/eval-snapkv --submission $(DEMO_OUT)/eval-snapkv/submission.json
+	  --out $(DEMO_OUT)/eval-snapkv --overwrite --submission $(DEMO_OUT)/eval-snapkv/submission.json
 
 # Regenerate the leaderboard's seed: the demo dataset as a release, real submissions
 # evaluated on it, and the rendered board. Not edited by hand.

@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--work", default="build/bench-eval-cost")
     args = parser.parse_args()
 
-    from negsamp.build import build, make_samples
+    from negsamp.build import build, recipe_samples
     from negsamp.evaluator import Evaluation
     from negsamp.models import load_tokenizer
     from negsamp.recipe import load_recipe
@@ -82,7 +82,7 @@ def main() -> None:
     work = Path(args.work)
     dataset = Path(args.dataset) if args.dataset else build(recipe, work / "build", progress=False).dataset_dir
     subset = Evaluation(dataset).samples()
-    pool_samples = make_samples(recipe, load_tokenizer(recipe.model))
+    pool_samples = recipe_samples(recipe, load_tokenizer(recipe.model))
     pool_ids = {s.sample_id for s in pool_samples}
     missing = [s.sample_id for s in subset if s.sample_id not in pool_ids]
     if missing:

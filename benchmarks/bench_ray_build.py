@@ -54,20 +54,21 @@ def driver_memory() -> dict:
 
 def one_build(recipe_path: str, out: str, slots: int) -> dict:
     """Child process: one build (slots 0: no Ray); prints its figures as JSON."""
-    import negsamp.build
+    import negsamp.scoring
     from negsamp.build import build
     from negsamp.recipe import load_recipe
 
     recipe = load_recipe(recipe_path)
     figures: dict = {"slots": slots, "init_s": 0.0}
-    score_table = negsamp.build.score_table
+    score_table = negsamp.scoring.score_table
 
     def snapshot_then_score(samples, predictions):
-        # build() scores right after generation: the moment the driver holds every prediction.
+        # build() scores right after generation: the moment the driver holds every prediction
+        # (it looks negsamp.scoring.score_table up at call time, so the patch below is seen).
         figures["generated"] = driver_memory()
         return score_table(samples, predictions)
 
-    negsamp.build.score_table = snapshot_then_score
+    negsamp.scoring.score_table = snapshot_then_score
     options = None
     if slots:
         import ray

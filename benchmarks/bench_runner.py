@@ -23,7 +23,7 @@ import time
 LENGTHS = (120, 160, 200, 240)
 
 
-def make_samples(tokenizer, n: int, seed: int, max_new_tokens: int):
+def passkey_samples(tokenizer, n: int, seed: int, max_new_tokens: int):
     """`n` pass-key samples from the synthetic family, prompts of several lengths (so batches pad)."""
     from negsamp.tasks.synthetic import make_samples as synthetic_samples
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from negsamp.models import load_model
 
     model, tokenizer = load_model(args.model)
-    samples = make_samples(tokenizer, args.samples, args.seed, args.max_new_tokens)
+    samples = passkey_samples(tokenizer, args.samples, args.seed, args.max_new_tokens)
     encoded = [encode(tokenizer, s)[0] for s in samples]
     lengths = [len(ids) for ids in encoded]
     print(

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import random
 import statistics
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from negsamp.mining import BASELINE
 from negsamp.recipe import Recipe
 from negsamp.records import Prediction, Sample
-
-BASELINE = "none"
 
 
 @dataclass
@@ -32,9 +32,11 @@ class BuildResult:
     """The written `negsamp.dataset.Manifest`."""
     counts: pl.DataFrame
     """Per task: samples, baseline accuracy, threshold, good, negatives per method and combined, control."""
+    methods: list[str]
+    """The mined methods' canonical specs (the method columns of `counts`)."""
 
 
-def make_samples(recipe: Recipe, tokenizer) -> list[Sample]:
+def recipe_samples(recipe: Recipe, tokenizer) -> list[Sample]:
     from negsamp.tasks.sources import load_task_samples
 
     samples: list[Sample] = []
@@ -49,6 +51,7 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     `pool`: a `negsamp.runner.ModelPool` (default: one on the recipe's device and dtype)."""
     from tqdm.auto import tqdm
 
+    from negsamp.display import short_method
     from negsamp.methods import parse_method
     from negsamp.runner import ModelPool, run_method
     from negsamp.runs import RunStore
@@ -57,9 +60,12 @@ def run_all(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, *, progre
     pool = pool or ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     methods = [parse_method(BASELINE)] + [parse_method(spec) for spec in recipe.methods]
     results: dict[str, list[Prediction]] = {}
-    with tqdm(total=len(methods), desc="build", unit="method", disable=not progress, position=0) as bar:
+    # The outer bar nests the per-method bars by redrawing with cursor-up codes (ESC[A), which
+    # only a terminal understands; in a log the per-method bars alone say where a build is.
+    nested = progress and sys.stderr.isatty()
+    with tqdm(total=len(methods), desc="build", unit="method", disable=not nested, position=0) as bar:
         for method in methods:
-            bar.set_postfix_str(method.spec)
+            bar.set_postfix_str(short_method(method.spec))
             result = run_method(store, recipe.model, method, samples, batch_size=recipe.batch_size,
                                 progress=progress, pool=pool)
             results[method.spec] = result.predictions
@@ -78,19 +84,6 @@ def run_all_on_ray(recipe: Recipe, samples: Sequence[Sample], runs_dir: Path, op
     runs = run_methods_on_ray(RunStore(runs_dir), recipe.model, methods, samples, batch_size=recipe.batch_size,
                               device=recipe.device, dtype=recipe.dtype, options=options, progress=progress)
     return {spec: sharded.result.predictions for spec, sharded in runs.items()}
-
-
-def score_table(samples: Sequence[Sample], predictions: dict[str, list[Prediction]]) -> pl.DataFrame:
-    """Long score table (task, sample_id, method, score) over every prediction."""
-    from negsamp.metrics import score
-
-    rows = []
-    for method, preds in predictions.items():
-        for sample, pred in zip(samples, preds, strict=True):
-            value = score(sample.task, pred.prediction, sample.answers, sample.all_classes)
-            rows.append((sample.task, sample.sample_id, method, float(value)))
-    return pl.DataFrame(rows, schema={"task": pl.String, "sample_id": pl.String, "method": pl.String,
-                                      "score": pl.Float64}, orient="row")
 
 
 def draw_control(good_ids_by_task: dict[str, list[str]], per_task: int, seed: int) -> set[str]:
@@ -115,12 +108,13 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
     from negsamp.models import load_tokenizer
     from negsamp.plots import plot_build_figures
     from negsamp.runner import ModelPool
+    from negsamp.scoring import score_table
 
     recipe.validate_specs()
     pool = None if ray else ModelPool(recipe.model, device=recipe.device, dtype=recipe.dtype)
     out_dir = Path(out_dir)
     methods = [parse_method(spec).spec for spec in recipe.methods]
-    samples = make_samples(recipe, load_tokenizer(recipe.model))
+    samples = recipe_samples(recipe, load_tokenizer(recipe.model))
     predictions = (run_all(recipe, samples, out_dir / "runs", progress=progress, pool=pool) if ray is None
                    else run_all_on_ray(recipe, samples, out_dir / "runs", ray, progress=progress))
     agreement = _vllm_baseline(recipe, samples, predictions, out_dir, progress) if backend == "vllm" else None
@@ -162,7 +156,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
         dataset_dir, name=recipe.name, version=recipe.dataset_version, config=recipe.config_name,
         negative_rows=negative_rows, control_rows=control_rows, card_context=context, figures=figures,
     )
-    return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts)
+    return BuildResult(dataset_dir=dataset_dir, config=recipe.config_name, manifest=manifest, counts=counts,
+                       methods=methods)
 
 
 def _annotated(context, agreement):
@@ -201,7 +196,7 @@ def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str
 
 
 def card_context(recipe: Recipe, predictions, counts: pl.DataFrame, methods, rule, notes=(), setting=None):
-    """The card's context: per-task figures from `summary_counts`, output lengths from the predictions.
+    """The card's context: per-task counts from `summary_counts`, output lengths from the predictions.
 
     `setting`: the device and dtype the build really ran with (`ModelPool.setting()`)."""
     from negsamp import dataset as ds

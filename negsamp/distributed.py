@@ -187,6 +187,7 @@ def run_methods_on_ray(store, model_name: str, methods: Sequence, samples: Seque
     from negsamp.runner import RunResult, check_unique, record_request
 
     check_unique(samples)
+    store.record_samples(samples)  # so `negsamp score` can join answers to these runs later
     methods = list({m.spec: m for m in methods}.values())  # a method named twice runs once
     with connected(options) as ray, contextlib.ExitStack() as locks:
         task_options, slots, kind = _task_options(ray, device)

@@ -67,8 +67,8 @@ class SampleResult(_Model):
     """KV bytes after prefill of the dataset's baseline (measured at build time)."""
 
 
-class GroupFigures(_Model):
-    """Every figure of the report for one group of samples (a task, a category, or all)."""
+class GroupStats(_Model):
+    """Every number of the report for one group of samples (a task, a category, or all)."""
 
     group: str
     """Task name, category name, or `overall`."""
@@ -163,11 +163,11 @@ class EvaluationReport(_Model):
     """The dataset's mining rule; its `t` decides recovered/retained."""
     environment: dict[str, str]
     """Python, platform and package versions of the evaluating machine."""
-    overall: GroupFigures
+    overall: GroupStats
     """All samples."""
-    by_category: list[GroupFigures]
+    by_category: list[GroupStats]
     """One entry per task category."""
-    by_task: list[GroupFigures]
+    by_task: list[GroupStats]
     """One entry per task."""
     length_shift: LengthShift | None
     """Per-sample output-length change distribution (None when lengths are unknown)."""
@@ -192,13 +192,11 @@ class PredictionIn(_Model):
 
 def resolve_dataset(location: str | Path) -> Path:
     """A local dataset folder, or a Hub dataset repo downloaded to the local cache."""
-    path = Path(location)
-    if path.exists():
-        return path
-    from negsamp.dataset import REPO_ID_RE
+    from negsamp.dataset.common import local_folder_or_repo
 
-    if not REPO_ID_RE.fullmatch(str(location)):
-        raise InputError(f"{location}: no such dataset folder, and not a Hub repo id (ORG/NAME)")
+    found = local_folder_or_repo(location)
+    if isinstance(found, Path):
+        return found
     try:
         from huggingface_hub import snapshot_download
 
@@ -265,14 +263,14 @@ def environment() -> dict[str, str]:
     return {"platform": platform.platform(), "machine": platform.machine(), **package_versions()}
 
 
-# --------------------------------------------------------------------------- figures
+# --------------------------------------------------------------------------- statistics per group
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def group_figures(group: str, results: Sequence[SampleResult]) -> GroupFigures:
+def group_stats(group: str, results: Sequence[SampleResult]) -> GroupStats:
     negatives = [r for r in results if r.split == "negative"]
     control = [r for r in results if r.split == "control"]
     recovered = sum(r.good for r in negatives)
@@ -284,7 +282,7 @@ def group_figures(group: str, results: Sequence[SampleResult]) -> GroupFigures:
     tokens = [r.output_tokens for r in results if r.output_tokens is not None]
     base_tokens = [r.baseline_output_tokens for r in results]
     tokens_mean = _mean(tokens) if len(tokens) == len(results) else None
-    return GroupFigures(
+    return GroupStats(
         group=group,
         negatives=len(negatives),
         recovered=recovered,
@@ -328,7 +326,7 @@ CONTROL_COLLAPSE = 0.5
 """Control retention below this is flagged: the method breaks more samples than it fixes."""
 
 
-def control_warning(overall: GroupFigures) -> str | None:
+def control_warning(overall: GroupStats) -> str | None:
     """A warning when control retention collapsed (below `CONTROL_COLLAPSE`), else None."""
     if overall.control_retention is None or overall.control_retention >= CONTROL_COLLAPSE:
         return None
@@ -336,16 +334,16 @@ def control_warning(overall: GroupFigures) -> str | None:
             "good; the method breaks samples the mined methods did not")
 
 
-def summarise(results: list[SampleResult]) -> tuple[GroupFigures, list[GroupFigures], list[GroupFigures]]:
+def group_results(results: list[SampleResult]) -> tuple[GroupStats, list[GroupStats], list[GroupStats]]:
     by_task: dict[str, list[SampleResult]] = {}
     by_category: dict[str, list[SampleResult]] = {}
     for r in results:
         by_task.setdefault(r.task, []).append(r)
         by_category.setdefault(r.category, []).append(r)
     return (
-        group_figures("overall", results),
-        [group_figures(name, rs) for name, rs in sorted(by_category.items())],
-        [group_figures(name, rs) for name, rs in sorted(by_task.items())],
+        group_stats("overall", results),
+        [group_stats(name, rs) for name, rs in sorted(by_category.items())],
+        [group_stats(name, rs) for name, rs in sorted(by_task.items())],
     )
 
 
@@ -433,7 +431,7 @@ class Evaluation:
                source: Literal["method", "predictions"]) -> EvaluationReport:
         from negsamp.predict.for_report import report_estimate
 
-        overall, by_category, by_task = summarise(results)
+        overall, by_category, by_task = group_results(results)
         estimate = report_estimate(model, method, source, overall.output_length_ratio,
                                    overall.baseline_output_tokens_mean)
         return EvaluationReport(

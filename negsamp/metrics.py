@@ -8,7 +8,7 @@ truth and the maximum is kept (0.0 when there is no ground truth at all).
 
 The per-ground-truth metrics below follow LongBench's ``metrics.py`` to the bit,
 quirks included; each quirk is marked ``LongBench quirk`` where it lives. Two
-documented departures (see DESIGN.md, "Scores"):
+documented departures (docs/architecture.md, "Scores"):
 
 - English rouge tasks use Google's ``rouge-score`` (rougeL F-measure, no
   stemming) instead of the ``rouge`` 1.0.1 package LongBench imports. The two

@@ -39,6 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from negsamp.errors import InputError, UnknownNameError
 
 SCORE_COLUMNS = ("task", "sample_id", "method", "score")
+BASELINE = "none"
+"""The uncompressed baseline's name: the `none` method's spec, as every run store and dataset names it."""
 STATISTICS = ("median", "mean")
 MODES = ("all", "any")
 # Columns of the `negatives()` result besides one score column per compared method.
@@ -57,7 +59,7 @@ class MiningRule(BaseModel):
     version: Literal[1] = 1
     """Version of this rule's definition; bumped if the meaning of any field changes."""
 
-    baseline: str = "baseline"
+    baseline: str = BASELINE
     """Name of the uncompressed reference method in the score table's `method` column."""
 
     statistic: Statistic = "median"
@@ -132,21 +134,6 @@ def _describe_rows(frame: pl.DataFrame, limit: int = 5) -> str:
     if frame.height > limit:
         text += f"; ... ({frame.height} rows in all)"
     return text
-
-
-def validate_scores(scores: pl.DataFrame, methods: Sequence[str], baseline: str) -> None:
-    """Check the rows of `baseline` and `methods` in a score table; rows of other methods are ignored.
-
-    Raises InputError for: missing columns, nulls, a non-numeric score column,
-    NaN scores, scores outside [0, 1], duplicate (task, sample_id, method) rows,
-    and a compared method lacking samples the baseline has (or having samples
-    the baseline lacks). Raises UnknownNameError for a method or the baseline
-    absent from the table. Every message names the rows, task, method or sample.
-    """
-    methods = list(methods)
-    if not methods:
-        raise InputError("no compared methods given")
-    _align(scores, methods, baseline)
 
 
 @dataclass(frozen=True)
@@ -449,7 +436,7 @@ def _zero_threshold_warnings(
 
 def thresholds(
     scores: pl.DataFrame,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     statistic: Statistic = "median",
     *,
     min_baseline: float | None = None,
@@ -547,7 +534,7 @@ def negatives(
     scores: pl.DataFrame,
     methods: Sequence[str],
     *,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     t: float = 0.10,
     statistic: Statistic = "median",
     mode: Mode = "all",
@@ -563,7 +550,7 @@ def negatives(
 
 def make_rule(
     *,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     t: float = 0.10,
     statistic: str = "median",
     mode: str = "all",
@@ -587,7 +574,7 @@ def count_sweep(
     ts: Sequence[float],
     statistics: Sequence[str] = ("median",),
     *,
-    baseline: str = "baseline",
+    baseline: str = BASELINE,
     mode: Mode = "all",
     min_baseline: float | None = None,
 ) -> pl.DataFrame:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -105,9 +107,11 @@ def ensure_converted(bundle: BundledModel) -> Path:
     gguf = bundled_gguf(bundle)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{bundle.cache_name}-", dir=target.parent))
+    print(f"negsamp: converting the bundled {bundle.cache_name} once into {target}", file=sys.stderr)
     try:
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        tokenizer = _fix_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), bundle)
+        with _captured_output():
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            tokenizer = _fix_tokenizer(AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name), bundle)
         # The weights are dequantized on load; save them as what they now are: plain floats.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -127,6 +131,19 @@ def ensure_converted(bundle: BundledModel) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+@contextlib.contextmanager
+def _captured_output() -> Iterator[None]:
+    """Hold back what the GGUF conversion prints (a per-tensor progress bar that transformers'
+    own switch does not reach: ~40 lines in a log); show it only if the conversion fails."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer), contextlib.redirect_stdout(buffer):
+            yield
+    except BaseException:
+        sys.stderr.write(buffer.getvalue())
+        raise
 
 
 def _fix_tokenizer(tokenizer: Any, bundle: BundledModel) -> Any:

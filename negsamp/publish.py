@@ -42,7 +42,8 @@ class Upload:
 class PublishResult:
     """What was (or, in a dry run, would be) sent."""
 
-    repo: str
+    repo: str | None
+    """None in a dry run given no repo id."""
     private: bool
     dry_run: bool
     manifest: Manifest
@@ -141,17 +142,17 @@ def _hub_error(err: Exception, repo: str, action: str) -> PublishError:
 
 def publish_dataset(
     directory: str | os.PathLike,
-    repo: str,
+    repo: str | None,
     *,
     private: bool = False,
     dry_run: bool = False,
     commit_message: str | None = None,
 ) -> PublishResult:
-    """Verify DIR, then create the dataset repo REPO if missing and upload DIR in one commit.
-
-    `dry_run` verifies and lists the operations without contacting the Hub.
-    """
-    repo = check_repo_id(repo)
+    """Verify DIR, create the dataset repo if missing, upload DIR in one commit; `dry_run` (no `repo`
+    needed) verifies and lists the operations without contacting the Hub."""
+    if repo is None and not dry_run:
+        raise PublishError("publishing needs --repo ORG/NAME (only --dry-run works without it)")
+    repo = None if repo is None else check_repo_id(repo)
     manifest = verify_dataset(directory)
     uploads = plan_uploads(directory, manifest)
     result = PublishResult(repo=repo, private=private, dry_run=dry_run, manifest=manifest, uploads=uploads)
@@ -206,7 +207,8 @@ def format_result(result: PublishResult) -> str:
     lines = []
     if result.dry_run:
         lines.append(
-            f"dry run: would create the {visibility} dataset repo {result.repo} if missing and send one commit "
+            f"dry run: would create the {visibility} dataset repo {result.repo or '(give --repo ORG/NAME)'} "
+            "if missing and send one commit "
             f"of {len(result.uploads)} files ({result.total_bytes:,} bytes):"
         )
     else:

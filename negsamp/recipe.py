@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from negsamp.errors import InputError, NegsampError
-from negsamp.mining import MiningRule
+from negsamp.mining import BASELINE, MiningRule
 
 RECIPE_VERSION = 1
 
@@ -59,7 +59,7 @@ class Recipe(_Strict):
     """Task-source specs, e.g. `passkey:lengths=500+1000,count=10,seed=0` or `longbench:qasper:path=...`."""
     methods: list[str] = Field(min_length=1)
     """Compressed methods to mine with, as method specs (`streamingllm:ratio=0.5`)."""
-    rule: MiningRule = MiningRule(baseline="none")
+    rule: MiningRule = MiningRule(baseline=BASELINE)
     """How negatives are mined (`negsamp.mining.MiningRule`); the baseline is always the `none` method."""
     control: ControlConfig = ControlConfig()
     """How the control split is drawn."""
@@ -78,11 +78,11 @@ class Recipe(_Strict):
         from negsamp.tasks.sources import validate_task_spec
 
         for spec in self.tasks:
-            validate_task_spec(spec)
+            validate_task_spec(spec, max_length=self.max_length)
         parsed = [parse_method(spec) for spec in self.methods]
-        if any(m.spec == "none" for m in parsed):
+        if any(m.spec == BASELINE for m in parsed):
             raise InputError("methods: `none` is the baseline and is always run; list only compressed methods")
-        if self.rule.baseline != "none":
+        if self.rule.baseline != BASELINE:
             raise InputError("rule.baseline: the baseline of a build is always `none`; leave the field out")
         canonical = [m.spec for m in parsed]
         if len(set(canonical)) != len(canonical):
@@ -102,7 +102,7 @@ def load_recipe(path: str | Path) -> Recipe:
         raise InputError(f"{path}: a recipe is a YAML mapping, got {type(data).__name__}")
     try:
         if isinstance(data.get("rule"), dict):
-            data["rule"].setdefault("baseline", "none")
+            data["rule"].setdefault("baseline", BASELINE)
         recipe = Recipe.model_validate(data)
     except ValidationError as err:
         problems = "; ".join(

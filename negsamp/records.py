@@ -1,4 +1,4 @@
-"""Typed, versioned records that flow between stages (see DESIGN.md, "Records").
+"""Typed, versioned records that flow between stages (docs/architecture.md, "Records").
 
 Every arrow in the data flow is a file of these records (JSONL or parquet), so a
 stage can be re-run, resumed or replaced alone. Each record carries a `version`;

@@ -95,6 +95,7 @@ def run_method(
     """
     check_unique(samples)
     pool = pool or ModelPool(model_name)
+    store.record_samples(samples)  # so `negsamp score` can join answers to this run later
     run = store.run(model_name, method.spec)
     from negsamp.runlock import run_lock
 
@@ -151,9 +152,11 @@ def _run_locked(run: Run, model_name: str, method, samples: Sequence[Sample], *,
     if pending_ids:
         from tqdm.auto import tqdm
 
+        from negsamp.display import short_method
+
         model, tokenizer = pool.get(method.attn_implementation)
         bar = tqdm(total=len(samples), initial=len(samples) - len(pending_ids), disable=not progress,
-                   desc=method.spec, unit="sample")
+                   desc=short_method(method.spec), unit="sample")
         try:
             for batch in fixed_batches(samples, batch_size, pending_ids):
                 missing = generate_missing(model, tokenizer, method, batch, pending_ids,

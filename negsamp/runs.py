@@ -6,6 +6,13 @@ Layout under a runs folder::
       <model>__<method-key>/
         manifest.json       model, method, generation config, versions, sample-set hash
         predictions.jsonl   one `Prediction` per line, appended as samples finish
+      samples/
+        <sample-set-hash>.jsonl   the samples a run was asked for, one `Sample` per line
+
+Predictions hold no answers; the samples files do, so `negsamp score RUNS_DIR`
+can score a store without regenerating prompts. A samples file is named by the
+hash of its content's ids and written atomically, so two runs asking for the
+same set write the same bytes and never clash.
 
 Why JSONL and not parquet: a row is appended and fsync'ed as soon as its batch
 finishes, so a run killed at any point (kill -9 included) loses at most the
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +144,38 @@ class RunStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
 
+    def samples_path(self, set_hash: str) -> Path:
+        return self.root / "samples" / f"{set_hash}.jsonl"
+
+    def record_samples(self, samples: Sequence[Sample]) -> Path:
+        """Keep the sample set a run was asked for (once per set), so the store can be scored later."""
+        path = self.samples_path(sample_set_hash(samples))
+        if not path.exists():
+            atomic_write_text(path, "".join(s.model_dump_json() + "\n" for s in samples))
+        return path
+
+    def recorded_samples(self, run: Run) -> dict[str, Sample]:
+        """Every sample recorded for `run`'s sample sets, by id."""
+        hashes = (run.manifest() or {}).get("sample_set_hashes", [])
+        found: dict[str, Sample] = {}
+        for set_hash in hashes:
+            path = self.samples_path(set_hash)
+            if not path.exists():
+                continue
+            for line_no, line in enumerate(path.read_bytes().splitlines(), start=1):
+                try:
+                    sample = Sample.model_validate_json(line.decode("utf-8"))
+                except UnicodeDecodeError as err:
+                    raise InputError(f"{path}, line {line_no}: not valid UTF-8 (byte {err.start + 1})") from None
+                except ValidationError as err:
+                    raise InputError(f"{path}, line {line_no}: not a sample ({first_error(err)})") from None
+                found[sample.sample_id] = sample
+        if not found:
+            raise InputError(f"{run.directory}: its samples were not recorded (a run store written before "
+                             "negsamp recorded them); run the same `negsamp run`/`build` command again to "
+                             "record them (finished runs generate nothing)")
+        return found
+
     def run(self, model: str, method_spec: str) -> Run:
         return Run(self.root / run_key(model, method_spec), model, method_spec)
 
@@ -162,3 +201,20 @@ def read_run_manifest(path: Path) -> dict:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def find_runs(path: str | os.PathLike) -> tuple[RunStore, list[Run]]:
+    """The store and runs that `path` names: a run store, one run folder, or a run's predictions.jsonl."""
+    path = Path(path)
+    if path.is_file() and path.name == "predictions.jsonl":
+        path = path.parent
+    if (path / "manifest.json").is_file():
+        store = RunStore(path.parent)
+        data = Run(path, "", "").manifest() or {}
+        return store, [Run(path, data.get("model", ""), data.get("method", ""))]
+    if not path.exists():
+        raise InputError(f"{path}: no such run store, run folder or predictions file")
+    runs = RunStore(path).runs()
+    if not runs:
+        raise InputError(f"{path}: not a run store (no <run>/manifest.json inside)")
+    return RunStore(path), runs

@@ -43,7 +43,7 @@ fi
 
 for spec in $METHODS; do
   slug=$(printf '%s' "$spec" | tr -c 'A-Za-z0-9._-' '-')
-  "$BIN/negsamp" evaluate --dataset "$release" --method "$spec" --out "$OUT/$slug" \
+  "$BIN/negsamp" evaluate --dataset "$release" --method "$spec" --out "$OUT/$slug" --overwrite \
     --submission "$ROOT/submissions/$slug.json" --name "$spec" --no-progress
   "$BIN/negsamp" leaderboard verify "$ROOT/submissions/$slug.json" --root "$ROOT" --no-progress
 done

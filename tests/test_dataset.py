@@ -282,7 +282,7 @@ def test_card_renders_the_given_numbers(tmp_path):
     assert "| `none` (baseline) | – | 11.2 | 10.0 | 0.90 | 9.3 | 10.0 | 1.000 | 1.00 |" in body
     assert "| `snapkv:ratio=0.5` | 4 | 17.5 | 15.0 | – |" in body
     assert "| backend | transformers |" in body
-    assert 'datasets.load_dataset(DIR_OR_REPO, "smollm2-135m", split="negative")' in body
+    assert 'datasets.load_dataset(where, "smollm2-135m", split="negative")' in body and "DIR_OR_REPO" not in body
     assert "negsamp.load(" in body
     assert "@inproceedings{gao2025rethinking" in body and "MLSys" in body
     assert manifest.content_hash in body
@@ -392,8 +392,22 @@ def test_negsamp_load_reads_a_local_folder_offline(tmp_path, offline_hf):
         negsamp.load(tmp_path, split="train")
     with pytest.raises(InputError, match="unknown config 'llama'"):
         negsamp.load(tmp_path, config="llama")
-    with pytest.raises(InputError, match="neither a dataset folder nor a Hub repo id"):
+    # Written as a path, a missing folder is said to be missing, not tried as a Hub repo.
+    with pytest.raises(InputError, match="deeper: no such dataset folder$"):
         negsamp.load(tmp_path / "missing" / "deeper")
+    with pytest.raises(InputError, match="neither a dataset folder nor a Hub repo id"):
+        negsamp.load("no repo id")
+
+
+def test_a_mistyped_local_folder_is_missing_not_a_hub_download(tmp_path, monkeypatch):
+    from negsamp.evaluator import resolve_dataset
+
+    (tmp_path / "demo_out" / "dataset").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    # `demo_out/datset` has the shape of a Hub id (ORG/NAME), but demo_out/ exists here.
+    for call in (resolve_dataset, ds.load):
+        with pytest.raises(InputError, match=r"^demo_out/datset: no such dataset folder \(folders in demo_out: dataset\)"):
+            call("demo_out/datset")
 
 
 def test_load_rows_gives_a_polars_frame(tmp_path):
@@ -503,3 +517,20 @@ def test_a_foreign_folder_is_not_overwritten(tmp_path):
     with pytest.raises(InputError, match="no manifest.json: not a negsamp dataset folder"):
         _write(tmp_path)
     assert (tmp_path / "README.md").read_text() == "# my project\n"
+
+
+def test_card_limitations_and_citation_follow_the_dataset(tmp_path):
+    from negsamp.dataset.card import task_families
+
+    manifest = write_example(tmp_path)
+    body = (tmp_path / "README.md").read_text(encoding="utf-8")
+    # The example's rows all come from synthetic sources: no LongBench licence or F1/ROUGE talk.
+    assert "scored by string match" in body
+    assert "LongBench keep the licence" not in body and "ROUGE" not in body
+    dataset_bib = body.split("This dataset:")[1].split("```")[1]
+    assert dataset_bib.startswith("bibtex\n@misc{") and f"sha256:{manifest.content_hash}" in dataset_bib
+    assert "DIR_OR_REPO" not in body
+    row = negative_rows()[0]
+    longbench = row.model_copy(update={"source": "longbench:local:/x.jsonl"})
+    assert task_families({"c": {"negative": [row, longbench], "control": []}}) == {
+        "longbench": [row.task], "synthetic": [row.task]}

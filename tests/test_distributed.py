@@ -99,12 +99,12 @@ def test_ray_build_is_byte_identical_to_the_single_process_build(cluster, recipe
 
 
 def test_a_worker_killed_mid_shard_is_retried_and_its_shard_lands_once(cluster, recipe, single, tmp_path):
-    from negsamp.build import build, make_samples
+    from negsamp.build import build, recipe_samples
     from negsamp.distributed import RayOptions
     from negsamp.methods import parse_method
     from negsamp.models import load_tokenizer
 
-    samples = make_samples(recipe, load_tokenizer(recipe.model))
+    samples = recipe_samples(recipe, load_tokenizer(recipe.model))
     marker = tmp_path / "crashed"
     # Shards of 2 batches of 2 samples: sample 2 opens the second batch of the first
     # shard, so the worker dies after generating (and holding) that shard's first batch.
@@ -124,14 +124,14 @@ def test_a_worker_killed_mid_shard_is_retried_and_its_shard_lands_once(cluster, 
 def test_resubmitted_run_skips_finished_shards(cluster, recipe, single, tmp_path):
     import shutil
 
-    from negsamp.build import BASELINE, build, make_samples
+    from negsamp.build import BASELINE, build, recipe_samples
     from negsamp.distributed import RayOptions, run_methods_on_ray
     from negsamp.methods import parse_method
     from negsamp.models import load_tokenizer
     from negsamp.runs import RunStore
 
     shutil.copytree(single[0] / "runs", tmp_path / "runs")
-    samples = make_samples(recipe, load_tokenizer(recipe.model))
+    samples = recipe_samples(recipe, load_tokenizer(recipe.model))
     methods = [parse_method(BASELINE)] + [parse_method(s) for s in recipe.methods]
     store = RunStore(tmp_path / "runs")
     options = RayOptions(shard_batches=1)

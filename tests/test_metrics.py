@@ -40,7 +40,7 @@ def _jsonl(name: str) -> list:
 
 def _expected(case: dict) -> float:
     # English rouge tasks use rouge-score, not LongBench's `rouge` package: the case
-    # file gives that value as rouge_score_pkg (DESIGN.md, "Scores").
+    # file gives that value as rouge_score_pkg (docs/architecture.md, "Scores").
     if get_task(case["task"]).metric == "rouge_score":
         return case["rouge_score_pkg"]
     return case["reference_score"]

@@ -18,7 +18,7 @@ from negsamp.errors import InputError, UnknownNameError
 def table(baseline: dict[str, list[float]], **methods: dict[str, list[float]]) -> pl.DataFrame:
     """A long score table: per task, sample i of each method is sample_id i."""
     rows = []
-    for method, per_task in {"baseline": baseline, **methods}.items():
+    for method, per_task in {"none": baseline, **methods}.items():
         for task, scores in per_task.items():
             rows.extend(
                 {"task": task, "sample_id": i, "method": method, "score": s} for i, s in enumerate(scores)
@@ -230,7 +230,7 @@ def test_mining_rule_records_every_field():
 
 def test_error_missing_columns():
     with pytest.raises(InputError, match="lacks column.*score"):
-        mining.negatives(pl.DataFrame({"task": ["a"], "sample_id": [0], "method": ["baseline"]}), ["m"])
+        mining.negatives(pl.DataFrame({"task": ["a"], "sample_id": [0], "method": ["none"]}), ["m"])
 
 
 def test_error_nan_and_out_of_range_and_null():
@@ -280,16 +280,16 @@ def test_error_method_lacks_samples_or_has_extra():
     ):
         mining.negatives(scores, ["m"])
     scores = table({"a": [0.5]}, m={"a": [0.2, 0.3]})
-    with pytest.raises(InputError, match=r"baseline 'baseline' has no score.*method 'm'.*sample_id=1"):
+    with pytest.raises(InputError, match=r"baseline 'none' has no score.*method 'm'.*sample_id=1"):
         mining.negatives(scores, ["m"])
     scores = table({"a": [0.5]}, m={"a": [0.2], "b": [0.1]})
-    with pytest.raises(InputError, match=r"baseline 'baseline' has no score.*task='b'"):
+    with pytest.raises(InputError, match=r"baseline 'none' has no score.*task='b'"):
         mining.negatives(scores, ["m"])
 
 
 def test_error_unknown_names():
     scores = table({"a": [0.5]}, m={"a": [0.2]})
-    with pytest.raises(UnknownNameError, match="method 'zz'.*baseline, m"):
+    with pytest.raises(UnknownNameError, match="method 'zz'.*m, none"):
         mining.negatives(scores, ["zz"])
     with pytest.raises(UnknownNameError, match="baseline 'ref'"):
         mining.negatives(scores, ["m"], baseline="ref")
@@ -308,7 +308,7 @@ def test_error_bad_arguments():
     with pytest.raises(InputError, match="no compared methods"):
         mining.negatives(scores, [])
     with pytest.raises(InputError, match="also listed"):
-        mining.negatives(scores, ["m", "baseline"])
+        mining.negatives(scores, ["m", "none"])
     with pytest.raises(InputError, match="must be numeric"):
         mining.negatives(scores.with_columns(pl.col("score").cast(pl.String)), ["m"])
 
@@ -378,7 +378,7 @@ def test_property_matches_a_per_sample_loop(scores, t, statistic):
     ordered = scores.sort("task", "sample_id")
     for task in ordered.get_column("task").unique().to_list():
         rows = ordered.filter(pl.col("task") == task)
-        b = rows.filter(pl.col("method") == "baseline").get_column("score").to_list()
+        b = rows.filter(pl.col("method") == "none").get_column("score").to_list()
         xs = rows.filter(pl.col("method") == "x").get_column("score").to_list()
         ys = rows.filter(pl.col("method") == "y").get_column("score").to_list()
         thr = func(b)

@@ -80,7 +80,7 @@ EXPECTED_FILES = [
     "manifest.json",
     f"data/{CONFIG}/negative.parquet",
     f"data/{CONFIG}/control.parquet",
-    f"figures/{CONFIG}/negatives-per-task.png",
+    f"figures/{CONFIG}/plot.png",
 ]
 
 

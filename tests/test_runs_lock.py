@@ -81,6 +81,22 @@ def test_check_reports_and_repair_keeps_the_first_row_of_each_sample(tmp_path, c
     assert main(["runs", "repair", str(tmp_path)]) == 0
 
 
+def test_check_and_repair_leave_the_recorded_samples_alone(tmp_path, capsys):
+    # A store also holds samples/<set-hash>.jsonl (what `negsamp score` joins answers from):
+    # not a run, so check/repair neither count it nor rewrite it.
+    from conftest import make_tiny_samples
+
+    store = RunStore(tmp_path)
+    samples_file = store.record_samples(make_tiny_samples(2))
+    before = samples_file.read_bytes()
+    run = _damaged_store(tmp_path)
+    assert len(check_store(tmp_path)) == 1
+    assert main(["runs", "repair", str(tmp_path)]) == 0
+    assert "1 run(s), 1 repaired" in capsys.readouterr().out
+    assert samples_file.read_bytes() == before and len(run.predictions()) == 2
+    assert main(["runs", "check", str(tmp_path)]) == 0
+
+
 def test_repair_refuses_while_another_process_writes(holder, tmp_path):
     proc, run = holder
     run.write_manifest(sample_set_hash="x")

@@ -15,11 +15,12 @@ import pytest
 
 from negsamp.backends import vllm as vb
 from negsamp.backends.vllm_agreement import compare
-from negsamp.backends.vllm_load import parse_rates, read_replay, settings_for
+from negsamp.backends.vllm_load import parse_rates, settings_for
 from negsamp.backends.vllm_load_report import Percentiles
 from negsamp.cli import main
 from negsamp.errors import InputError
 from negsamp.records import Prediction
+from negsamp.throughput.lengths import read_replay
 
 WORKER = Path(vb.__file__).with_name("vllm_worker.py")
 

@@ -93,6 +93,7 @@ def run_method_vllm(store: RunStore, model_name: str, method_spec: str, samples:
     spec, kv_cache_dtype = parse_vllm_method(method_spec)
     worker_python()  # one clear line before anything else when the environment is missing
     check_unique(samples)
+    store.record_samples(samples)  # so `negsamp score` can join answers to this run later
     run = store.run(model_name, spec)
     _check_backend(run)
     stored = {p.sample_id: p for p in run.predictions()}

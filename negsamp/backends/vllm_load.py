@@ -50,26 +50,6 @@ def parse_rates(text: str) -> list[float]:
     return rates
 
 
-def read_replay(path: Path) -> ReplayLengths:
-    """Per-sample output lengths of both sides from an evaluation report.json."""
-    from pydantic import ValidationError
-
-    from negsamp.evaluator import EvaluationReport
-
-    path = path / "report.json" if path.is_dir() else path
-    try:
-        report = EvaluationReport.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: evaluation report not found") from None
-    except (ValidationError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not an evaluation report ({str(err).splitlines()[0]})") from err
-    pairs = [(s.baseline_output_tokens, s.output_tokens) for s in report.samples if s.output_tokens is not None]
-    if not pairs:
-        raise InputError(f"{path}: the evaluation report has no method output lengths to replay")
-    return ReplayLengths(source=str(path), method=report.method, baseline_output_tokens=[b for b, _ in pairs],
-                         method_output_tokens=[m for _, m in pairs])
-
-
 def settings_for(batch_sizes: list[int], rates: list[float], requests: int, gen_len: int,
                  replay: ReplayLengths | None, seed: int) -> list[dict]:
     """Every setting's name, output tokens per request and arrival offsets (seconds)."""
@@ -108,9 +88,11 @@ def _result(run: dict, setting: dict, prompt_len: int, cache: dict) -> SettingRe
 
 def measure_vllm_throughput(model_name: str, method_spec: str, out_dir: Path, *, batch_sizes: list[int],
                             rates: list[float], requests: int = 16, prompt_len: int = 512, gen_len: int = 32,
-                            lengths_report: Path | None = None, seed: int = 0,
+                            replay: ReplayLengths | None = None, seed: int = 0,
                             progress: bool = True) -> VllmThroughputReport:
-    """Run every setting on the baseline engine (and the method's quantized-KV engine); see the module doc."""
+    """Run every setting on the baseline engine (and the method's quantized-KV engine); see the module doc.
+
+    `replay`: both sides' per-sample output lengths (`negsamp.throughput.lengths.read_replay`)."""
     from negsamp.backends.vllm_generate import vllm_version
     from negsamp.models import load_tokenizer, resolve
 
@@ -119,7 +101,6 @@ def measure_vllm_throughput(model_name: str, method_spec: str, out_dir: Path, *,
     worker_python()
     if prompt_len < 1 or gen_len < 2 or requests < 1:
         raise InputError("--prompt-len must be >= 1, --gen-len >= 2 and --requests >= 1")
-    replay = read_replay(Path(lengths_report)) if lengths_report is not None else None
     settings = settings_for(batch_sizes, rates, requests, gen_len, replay, seed)
     dtypes = ["auto"] + ([kv_dtype] if kv_dtype != "auto" else [])
     longest = max(n for s in settings for n in s["output_tokens"])

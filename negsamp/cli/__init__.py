@@ -34,6 +34,10 @@ COMMAND_MODULES = [
     "methods",
 ]
 
+RESUMABLE = "run the same command again to resume: finished samples are kept"
+RESUME_HINTS = {"run": RESUMABLE, "build": RESUMABLE, "evaluate": RESUMABLE}
+"""What an interrupted command tells the user; commands that write through a run store resume."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -58,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except NegsampError as err:
         print(f"negsamp {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # One line instead of a traceback through torch; 130 = 128 + SIGINT, as shells report it.
+        hint = RESUME_HINTS.get(args.command, "no file was left half-written")
+        print(f"\nnegsamp {args.command}: interrupted; {hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -59,12 +59,14 @@ def throughput_command(args: argparse.Namespace) -> int:
     from negsamp.backends.vllm_load import measure_vllm_throughput, parse_rates, write_vllm_throughput
     from negsamp.backends.vllm_load_report import format_vllm_table
     from negsamp.throughput import parse_batch_sizes
+    from negsamp.throughput.lengths import read_replay
 
     worker_python()
+    replay = read_replay(Path(args.lengths)) if args.lengths is not None else None
     report = measure_vllm_throughput(
         args.model, args.method, Path(args.out), batch_sizes=parse_batch_sizes(args.batch_sizes),
         rates=parse_rates(args.rates), requests=args.requests, prompt_len=args.prompt_len, gen_len=args.gen_len,
-        lengths_report=args.lengths, seed=args.seed, progress=not args.no_progress,
+        replay=replay, seed=args.seed, progress=not args.no_progress,
     )
     paths = write_vllm_throughput(report, Path(args.out))
     print(format_vllm_table(report))

@@ -49,9 +49,14 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(result) -> None:
     import polars as pl
 
+    from negsamp.display import short_names
+
+    # Method columns are named by canonical spec; the screen gets short names (the card has the specs).
+    counts = result.counts
+    counts = counts.rename(short_names(result.methods))
     with pl.Config(tbl_rows=100, tbl_cols=30, tbl_hide_dataframe_shape=True, fmt_str_lengths=40,
-                   tbl_width_chars=200, float_precision=3):
-        print(result.counts)
+                   tbl_width_chars=160, float_precision=3):
+        print(counts)
     splits = result.manifest.configs[result.config].splits
     print(f"\ndataset: {result.dataset_dir}  (config {result.config!r}, "
           f"{splits['negative'].rows} negative, {splits['control'].rows} control, "

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from negsamp.models import DEVICE_HELP, DTYPE_HELP, DTYPES
 
+EVALUATE_OUTPUTS = ("report.json", "report.md", "figures", "runs")
+"""What `negsamp evaluate` writes at the top of --out (`negsamp.report.write_report`, the run store)."""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -25,7 +28,11 @@ def register(subparsers) -> None:
     source.add_argument("--method", metavar="SPEC", help="method spec to run (see `negsamp methods`)")
     source.add_argument("--predictions", type=Path, metavar="FILE",
                         help="JSONL of {sample_id, prediction[, output_tokens]} made elsewhere")
-    parser.add_argument("--out", type=Path, required=True, help="output folder for the report")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder for the report; must be empty or new (an interrupted "
+                             "evaluation's folder is resumed)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="clear a --out folder that holds an earlier evaluation first")
     parser.add_argument("--model", help="model to run (default: the dataset's)")
     parser.add_argument("--allow-model-mismatch", action="store_true",
                         help="allow a model other than the dataset's (the report says so)")
@@ -45,10 +52,15 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from negsamp.errors import InputError
     from negsamp.evaluator import evaluate_method, evaluate_predictions
+    from negsamp.outdir import prepare_output_dir
     from negsamp.report import summary_lines, write_report
 
     if args.throughput and not args.method:
         raise InputError("--throughput needs --method: negsamp can only time a method it runs")
+    outputs = list(EVALUATE_OUTPUTS)
+    if args.submission and args.submission.resolve().parent == args.out.resolve():
+        outputs.append(args.submission.name)  # `make demo` keeps its submission beside the report
+    prepare_output_dir(args.out, outputs=outputs, resumable={"runs"}, overwrite=args.overwrite)
     if args.method:
         report = evaluate_method(args.dataset, args.method, args.out, config=args.config, model=args.model,
                                  allow_model_mismatch=args.allow_model_mismatch,

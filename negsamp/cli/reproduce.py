@@ -27,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="negative samples vs threshold (Figure 5), median and mean rule",
         description=(
             "Count negative samples per task for H2O, StreamingLLM (c2048_w32), KIVI (4 bits), GEAR "
-            "(8 bits) and the intersections Sparse (C) and Quant (C) at t in {1,2,4,8,10,16,24,32}%%, "
+            "(8 bits) and the intersections Sparse (C) and Quant (C) at t in {1,2,4,8,10,16,24,32}%, "
             "under the median and the mean rule, for every task in --scores. Writes "
-            "OUT/fig5_counts.json (rule -> method -> threshold %% -> task -> count), OUT/fig5.png (totals "
+            "OUT/fig5_counts.json (rule -> method -> threshold % -> task -> count), OUT/fig5.png (totals "
             "over the tasks, each once) and OUT/fig5_paper_totals.png (totals as the paper plotted them: "
             "its script lists passage_count twice, so its negatives count twice)."
         ),

@@ -20,8 +20,8 @@ def register(subparsers) -> None:
             "Every spec is checked before the model is loaded."
         ),
     )
-    parser.add_argument("--model", required=True,
-                        help="smollm2-135m-instruct (bundled), a Hugging Face id or a local folder")
+    parser.add_argument("--model", default="smollm2-135m-instruct",
+                        help="smollm2-135m-instruct (bundled, default), a Hugging Face id or a local folder")
     parser.add_argument("--method", action="append", required=True, dest="methods", metavar="SPEC",
                         help="method spec, e.g. none, snapkv:ratio=0.5 (repeat for several; "
                              "see `negsamp methods`)")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
     methods = [parse_method(spec) for spec in args.methods]
     for spec in args.tasks:
-        validate_task_spec(spec)
+        validate_task_spec(spec, max_length=args.max_length)
     ray = ray_options(args)
 
     from negsamp.models import load_tokenizer

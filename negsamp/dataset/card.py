@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import statistics
 from collections.abc import Mapping
 from importlib import resources
@@ -121,6 +122,32 @@ def _template_text(template: str | os.PathLike | None) -> str:
     return resources.files("negsamp").joinpath("dataset_cards", TEMPLATE).read_text(encoding="utf-8")
 
 
+def task_families(rows: Mapping[str, Mapping[str, list[DatasetRow]]]) -> dict[str, list[str]]:
+    """Tasks by the kind of source they came from (`synthetic`, `longbench`, ...), from the rows'
+    `source` field: the card's limitations speak only of the kinds the dataset holds."""
+    kinds: dict[str, set[str]] = {}
+    for splits in rows.values():
+        for split_rows in splits.values():
+            for row in split_rows:
+                kinds.setdefault(row.source.split(":", 1)[0], set()).add(row.task)
+    return {kind: sorted(tasks) for kind, tasks in sorted(kinds.items())}
+
+
+def dataset_citation(manifest: Manifest) -> str:
+    """A BibTeX entry for the dataset release itself (the paper has its own)."""
+    key = re.sub(r"[^A-Za-z0-9]+", "_", f"{manifest.name}_{manifest.dataset_version}").strip("_").lower()
+    return "\n".join([
+        f"@misc{{{key},",
+        f"  title        = {{{{{manifest.name}}}: negative samples of KV-cache compression, "
+        f"version {manifest.dataset_version}}},",
+        "  author       = {{negsamp contributors}},",
+        f"  note         = {{Built with negsamp {manifest.negsamp_version}; content hash "
+        f"sha256:{manifest.content_hash}}},",
+        "  howpublished = {Dataset in the Hugging Face Hub layout, built with negsamp}",
+        "}",
+    ])
+
+
 def render_card(
     manifest: Manifest,
     rows: Mapping[str, Mapping[str, list[DatasetRow]]],
@@ -152,6 +179,8 @@ def render_card(
             manifest=manifest,
             configs=configs,
             citation=CITATION,
+            dataset_citation=dataset_citation(manifest),
+            families=task_families(rows),
             first_config=manifest.config_names()[0],
         )
     except jinja2.TemplateError as err:

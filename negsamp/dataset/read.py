@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from negsamp.dataset.common import REPO_ID_RE, SPLITS
+from negsamp.dataset.common import SPLITS, local_folder_or_repo
 from negsamp.dataset.manifest import Manifest, read_manifest
 from negsamp.dataset.parquet import _read_table, _rows_of
 from negsamp.dataset.paths import regular_file
@@ -68,8 +68,9 @@ def load(
     """
     import datasets
 
-    path = Path(dir_or_repo)
-    if path.exists():
+    found = local_folder_or_repo(dir_or_repo)
+    if isinstance(found, Path):
+        path = found
         manifest = read_manifest(path)
         config = _pick_config(manifest, config, path)
         table = _read_table(_split_path(path, manifest, config, split))
@@ -83,9 +84,7 @@ def load(
         return datasets.Dataset(
             datasets.table.InMemoryTable(table), info=info, split=datasets.NamedSplit(split)
         )
-    repo = str(dir_or_repo)
-    if not REPO_ID_RE.fullmatch(repo):
-        raise InputError(f"{repo}: neither a dataset folder nor a Hub repo id (ORG/NAME)")
+    repo = found
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
     try:

@@ -81,7 +81,8 @@ def _write_figures(out: Path, config: str, sources: list[tuple[str, Path]]) -> l
     figure_dir = out / "figures" / config
     entries, used = [], set()
     for caption, source in sources:
-        stem, n, suffix = slug(caption, "figure"), 1, source.suffix.lower()
+        # Named after the image file, not the caption: a caption's slug is cut off and unreadable.
+        stem, n, suffix = slug(source.stem, "figure", 80), 1, source.suffix.lower()
         filename = f"{stem}{suffix}"
         while filename in used:
             n += 1

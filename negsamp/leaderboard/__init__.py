@@ -15,7 +15,7 @@ size and length caps, refuses NaN and infinities and wrong JSON types (strict
 schema), checks that it names a known release (name, version, content hash,
 config, model), that it has exactly one prediction per negative and control
 sample, and then **recomputes every figure from the predictions** with the
-evaluator's own scoring (`Evaluation.score`, `summarise`): a negative is
+evaluator's own scoring (`Evaluation.score`, `group_results`): a negative is
 recovered, and a control sample retained, iff `b * (1 - t) < o`. The figures the
 submitter claims are never shown; each one is compared with the recomputed one
 (tolerance `TOLERANCE`) and any disagreement rejects the submission, naming the

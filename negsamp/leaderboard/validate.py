@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from negsamp.errors import InputError
-from negsamp.evaluator import GroupFigures, control_warning, coverage_problems, length_shift, summarise
+from negsamp.evaluator import GroupStats, control_warning, coverage_problems, group_results, length_shift
 from negsamp.leaderboard.budget import budget_problems
 from negsamp.leaderboard.names import normalise
 from negsamp.leaderboard.problems import _Collector, _show
@@ -44,9 +44,9 @@ class ValidatedEntry:
     model: str
     release: Release
     submitted: str
-    overall: GroupFigures
-    by_category: list[GroupFigures]
-    by_task: list[GroupFigures]
+    overall: GroupStats
+    by_category: list[GroupStats]
+    by_task: list[GroupStats]
     throughput_ratio: float | None
     """The submitter's throughput measurement (method / baseline), when submitted."""
     claims_checked: int
@@ -89,12 +89,12 @@ class ValidatedEntry:
             "id": self.id, "rank": rank, "name": self.name, "paper_url": self.paper_url, "method": self.method,
             "source": self.source, "model": self.model, "release": self.release.label,
             "config": self.release.config, "submitted": self.submitted,
-            **_figures_json(o), "throughput_ratio": self.throughput_ratio,
+            **_stats_json(o), "throughput_ratio": self.throughput_ratio,
             "kv_kept": self.kv_kept_measured if self.verified else None, "kv_kept_claimed": o.kv_kept,
             "verified": self.verified, "budget_class": self.budget_class, "mined": self.mined,
             "status": self.status, "warnings": list(self.warnings),
-            "by_task": [{"group": g.group, **_figures_json(g)} for g in self.by_task],
-            "by_category": [{"group": g.group, **_figures_json(g)} for g in self.by_category],
+            "by_task": [{"group": g.group, **_stats_json(g)} for g in self.by_task],
+            "by_category": [{"group": g.group, **_stats_json(g)} for g in self.by_category],
         }
 
 
@@ -117,7 +117,7 @@ def _desc(value: float | None) -> float:
     return -value if value is not None else math.inf
 
 
-def _figures_json(g: GroupFigures) -> dict[str, Any]:
+def _stats_json(g: GroupStats) -> dict[str, Any]:
     return {
         "negatives": g.negatives, "recovered": g.recovered, "recovery_rate": g.recovery_rate,
         "control": g.control, "control_retained": g.control_retained, "control_retention": g.control_retention,
@@ -151,7 +151,7 @@ def _compare(prefix: str, claimed: BaseModel | None, recomputed: BaseModel | Non
     return count
 
 
-def _compare_groups(prefix: str, claimed: list[GroupFigures], recomputed: list[GroupFigures],
+def _compare_groups(prefix: str, claimed: list[GroupStats], recomputed: list[GroupStats],
                     problems: _Collector) -> int:
     theirs = {g.group: (i, g) for i, g in enumerate(claimed)}
     if len(theirs) != len(claimed):
@@ -241,7 +241,7 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
     except InputError as err:
         problems.add("predictions", f"could not be scored: {err}")
         problems.raise_if_any(where)
-    overall, by_category, by_task = summarise(results)
+    overall, by_category, by_task = group_results(results)
     checked = _compare("report.overall", r.overall, overall, problems)
     checked += _compare_groups("report.by_category", r.by_category, by_category, problems)
     checked += _compare_groups("report.by_task", r.by_task, by_task, problems)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from negsamp.errors import InputError
 from negsamp.formats import first_error
 from negsamp.throughput.report import OutputLengths
+
+if TYPE_CHECKING:
+    from negsamp.backends.vllm_load_report import ReplayLengths
 
 
 def output_lengths(report: Any, source: str) -> OutputLengths:
@@ -46,3 +49,25 @@ def read_lengths(path: str | Path) -> OutputLengths:
         return output_lengths(data, str(path))
     except ValidationError as err:
         raise InputError(f"{path}: not an evaluation report: {first_error(err)}") from None
+
+
+def read_replay(path: Path) -> ReplayLengths:
+    """Per-sample output lengths of both sides from an evaluation report.json (`throughput --backend vllm
+    --lengths`); here, not in backends/, because backends do not read evaluation reports."""
+    from pydantic import ValidationError
+
+    from negsamp.backends.vllm_load_report import ReplayLengths
+    from negsamp.evaluator import EvaluationReport
+
+    path = path / "report.json" if path.is_dir() else path
+    try:
+        report = EvaluationReport.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: evaluation report not found") from None
+    except (ValidationError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not an evaluation report ({str(err).splitlines()[0]})") from err
+    pairs = [(s.baseline_output_tokens, s.output_tokens) for s in report.samples if s.output_tokens is not None]
+    if not pairs:
+        raise InputError(f"{path}: the evaluation report has no method output lengths to replay")
+    return ReplayLengths(source=str(path), method=report.method, baseline_output_tokens=[b for b, _ in pairs],
+                         method_output_tokens=[m for _, m in pairs])

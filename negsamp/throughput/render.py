@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from negsamp.display import short_method
 from negsamp.throughput.report import BatchResult, SideFigures, Stat, ThroughputReport
 
 
@@ -71,7 +72,7 @@ def format_table(report: ThroughputReport) -> str:
         return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     out = [
-        f"throughput: {r.model}, method {r.method} vs baseline {r.baseline}",
+        f"throughput: {r.model}, method {short_method(r.method)} vs baseline {r.baseline}",
         f"device {r.device}, {r.dtype}; prompt {r.prompt_len} tokens, {r.gen_len} generated (EOS ignored); "
         f"median of {r.repeats} interleaved repeats after {r.warmup} warm-up (± half the min-max range)",
         f"memory bandwidth {r.bandwidth.bytes_per_s / 1e9:.1f} GB/s (copy of {_bytes(r.bandwidth.copy_bytes)}); "
@@ -95,8 +96,5 @@ def format_table(report: ThroughputReport) -> str:
                 f"{1000 * e.baseline_request_s:.0f} ms -> {1000 * e.method_request_s:.0f} ms; "
                 f"decode speed-up x{_fmt(e.decode_speedup)}, end-to-end speed-up x{_fmt(e.end_to_end_speedup)}"
             )
-    out += ["", f"peak mem: {r.memory_measure}"]
-    for note in r.notes:
-        out.append(f"note: {note}")
-    out += ["", r.summary]
+    out += ["", f"peak mem: {r.memory_measure}", *(f"note: {note}" for note in r.notes), "", r.summary]
     return "\n".join(out)

@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from negsamp import __version__
+from negsamp.mining import BASELINE
 
 THROUGHPUT_VERSION = 2
 
 Side = Literal["baseline", "method"]
-BASELINE_SPEC = "none"
+BASELINE_SPEC = BASELINE  # one name for the baseline everywhere
 
 
 class _Model(BaseModel):
