@@ -174,7 +174,10 @@ def render_markdown(entries: list[ValidatedEntry], releases: list[Release],
         "--submission leaderboard/submissions/NAME.json --name \"Display name\" --paper-url URL` "
         "(or `--predictions FILE` for predictions made with another framework).",
         "2. Check it: `negsamp leaderboard validate leaderboard/submissions/NAME.json`.",
-        "3. Re-render: `negsamp leaderboard build`, and open a pull request with the three files.",
+        "3. Get it verified (only verified rows are ranked): `negsamp leaderboard verify "
+        "leaderboard/submissions/NAME.json` re-runs the method here when its spec runs here (built-in methods, "
+        "kvpress presses that import) and writes `leaderboard/verified/NAME.json`.",
+        "4. Re-render: `negsamp leaderboard build`, and open a pull request with the files.",
         "",
     ]
     return "\n".join(lines)

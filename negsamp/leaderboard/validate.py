@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from negsamp.errors import InputError
+from negsamp.errors import InputError, NegsampError
 from negsamp.evaluator import GroupFigures, control_warning, coverage_problems, length_shift, summarise
 from negsamp.leaderboard.budget import budget_problems
 from negsamp.leaderboard.names import normalise
@@ -265,7 +265,7 @@ def _is_mined(method: str, mined_with: list[str]) -> bool:
 
     try:
         return parse_method(method).spec in mined_with or method in mined_with
-    except InputError:
+    except NegsampError:  # an unknown or malformed spec was not mined with
         return method in mined_with
 
 
