@@ -138,17 +138,13 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
 
     flag_rows = list(flags.iter_rows(named=True))
     negative_rows = [row_for(f) for f in flag_rows if f["negative"]]
-    untouched: dict[str, list[str]] = {}
-    for f in flag_rows:
-        if f["good"] and not any(f[f"neg:{m}"] for m in methods):
-            untouched.setdefault(f["task"], []).append(f["sample_id"])
-    control_ids = draw_control(untouched, recipe.control.per_task, recipe.control.seed)
+    control_ids = control_draw(flag_rows, methods, recipe.control)
     control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
 
     counts = summary_counts(flags, methods, control_ids)
     notes = list(mine(scores, methods, rule).warnings)
     context = _annotated(card_context(recipe, predictions, counts, methods, rule, notes,
-                                      setting=pool.setting()), agreement)
+                                      setting=generation_setting(pool, out_dir / "runs", recipe.model)), agreement)
     figures_dir = out_dir / "figures"
     figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
     dataset_dir = out_dir / "dataset"
@@ -174,6 +170,27 @@ def _vllm_baseline(recipe: Recipe, samples, predictions: dict, out_dir: Path, pr
     predictions[BASELINE], agreement = vllm_baseline(recipe.model, samples, predictions[BASELINE], out_dir,
                                                      progress=progress)
     return agreement
+
+
+def generation_setting(pool, runs_dir: Path, model: str) -> dict[str, str]:
+    """Device, dtype and attention for the card: the pool's, or (built on Ray) what the driver
+    recorded for the workers in the baseline run's manifest."""
+    if pool is not None:
+        return pool.setting()
+    from negsamp.runs import RunStore
+
+    generation = RunStore(runs_dir).run(model, BASELINE).manifest()["generation"]
+    return {key: generation[key] for key in ("device", "dtype", "attention")}
+
+
+def control_draw(flag_rows: list[dict], methods: list[str], control) -> set[str]:
+    """The control split's ids: a seeded draw (`recipe.control`) among the baseline-good samples
+    that no mined method broke."""
+    untouched: dict[str, list[str]] = {}
+    for f in flag_rows:
+        if f["good"] and not any(f[f"neg:{m}"] for m in methods):
+            untouched.setdefault(f["task"], []).append(f["sample_id"])
+    return draw_control(untouched, control.per_task, control.seed)
 
 
 def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:

@@ -177,8 +177,8 @@ def test_batched_kivi_charges_each_row_its_own_end_bytes(tiny_model):
     model, tokenizer = tiny_model
     samples = make_tiny_samples(2, words=(40, 40), max_new_tokens=8, seed=12)
     same = [samples[0], samples[0].model_copy(update={"sample_id": "copy"})]
-    alone = list(generate(model, tokenizer, "kivi:bits=2,group=8,residual=4", same, model_name="t", batch_size=1))
-    batched = list(generate(model, tokenizer, "kivi:bits=2,group=8,residual=4", same, model_name="t", batch_size=2))
+    alone = list(generate(model, tokenizer, "kivi:bits=2,group=4,residual=8", same, model_name="t", batch_size=1))
+    batched = list(generate(model, tokenizer, "kivi:bits=2,group=4,residual=8", same, model_name="t", batch_size=2))
     assert [p.kv_bytes_end for p in alone] == [p.kv_bytes_end for p in batched]
 
 

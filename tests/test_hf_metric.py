@@ -4,13 +4,16 @@ against LongBench's reference cases, and kept out of every other import path."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SHARED_CASES = Path(__file__).parents[1] / ".." / "shared" / "data" / "longbench_metric_cases_dev.jsonl"
+# The same reference folder as tests/test_metrics.py (NEGSAMP_SHARED_DATA overrides ../shared/data).
+SHARED_DATA = Path(os.environ.get("NEGSAMP_SHARED_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
+SHARED_CASES = SHARED_DATA / "longbench_metric_cases_dev.jsonl"
 
 
 @pytest.fixture(scope="module")

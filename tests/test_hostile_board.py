@@ -30,12 +30,10 @@ def _entries(root):
 def test_claims_never_outrank_a_verified_row(board):
     root, evaluation, rows = board
     everything = {r.sample_id for r in rows}
-    # The attacker copies the public answers, claims a real method run with 1-byte KV and 1000x throughput.
-    path = write_submission(root, evaluation, "cheat", predictions_for(rows, everything, kv=1),
-                            name="Cheat", method="snapkv:ratio=0.01")
-    data = json.loads(path.read_text())
-    data["report"]["throughput"] = {"ratio": 1000}
-    path.write_text(json.dumps(data))
+    # The attacker copies the public answers and claims a real method run with 1-byte KV.
+    # (A throughput claim is a typed record checked by the corpus; here the KV claim is the attack.)
+    write_submission(root, evaluation, "cheat", predictions_for(rows, everything, kv=1), name="Cheat",
+                     method="snapkv:ratio=0.01")
     # The baseline's own predictions, as a new user would submit them.
     write_submission(root, evaluation, "baseline", {r.sample_id: (r.baseline.prediction, 12, None) for r in rows},
                      name="Baseline copy", method="none")

@@ -164,6 +164,13 @@ def parse_submission(raw: bytes, source: str = "submission") -> Submission:
             value = value.get(part) if isinstance(value, dict) else None
         if isinstance(value, bool):
             problems.add(_path(loc), "must be the integer 1, not a boolean")
+    ratio = _get(data, ("report", "throughput", "ratio"))
+    number = isinstance(ratio, int | float) and not isinstance(ratio, bool)
+    if ratio is not None and not (number and 0 < ratio <= MAX_THROUGHPUT_RATIO):
+        # checked on the raw data, first, so it is reported even when the rest of the record is incomplete;
+        # 1e300 is valid JSON and a valid float, and breaks tables
+        problems.add("report.throughput.ratio", f"must be a positive finite number up to "
+                                                f"{MAX_THROUGHPUT_RATIO:g} (method / baseline tokens per second)")
     problems.raise_if_any(source)
     try:
         submission = Submission.model_validate(data, strict=True)
@@ -175,6 +182,12 @@ def parse_submission(raw: bytes, source: str = "submission") -> Submission:
     _check_fields(submission, problems)
     problems.raise_if_any(source)
     return submission
+
+
+def _get(data: Any, loc: tuple[str, ...]) -> Any:
+    for part in loc:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def _single_line(problems: _Collector, where: str, value: str, limit: int) -> None:
@@ -216,10 +229,8 @@ def _check_fields(s: Submission, problems: _Collector) -> None:
     if r.throughput is not None:
         if len(r.throughput.model_dump_json()) > MAX_THROUGHPUT_JSON:
             problems.add("report.throughput", f"over {MAX_THROUGHPUT_JSON} characters of JSON")
-        ratio = r.throughput.ratio
-        if ratio is not None and ratio > MAX_THROUGHPUT_RATIO:
-            problems.add("report.throughput.ratio", f"must be a positive finite number up to {MAX_THROUGHPUT_RATIO:g} "
-                                                    "(method / baseline tokens per second)")
+        if r.throughput.ratio is not None and r.throughput.ratio > MAX_THROUGHPUT_RATIO:
+            problems.add("report.throughput.ratio", f"over {MAX_THROUGHPUT_RATIO:g}")
     for index, p in enumerate(s.predictions):
         if len(p.sample_id) > MAX_SAMPLE_ID:
             problems.add(f"predictions[{index}].sample_id", f"over {MAX_SAMPLE_ID} characters")

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from negsamp.errors import InputError
+from negsamp.errors import InputError, NegsampError
 from negsamp.evaluator import GroupStats, control_warning, coverage_problems, group_results, length_shift
 from negsamp.leaderboard.budget import budget_problems
 from negsamp.leaderboard.names import normalise
@@ -170,29 +170,10 @@ def _compare_groups(prefix: str, claimed: list[GroupStats], recomputed: list[Gro
     return count
 
 
-def validate_submission(source: str | Path | Submission, registry: Registry, *,
-                        entry_id: str | None = None) -> ValidatedEntry:
-    """Validate one submission against the registry and recompute its figures.
-
-    `source` is a submission file or an already parsed `Submission`. Raises
-    SubmissionRejected (an InputError) listing each failed check as field and
-    problem; returns the entry with recomputed figures otherwise.
-    """
-    if isinstance(source, Submission):
-        where = entry_id or "submission"
-        submission = source
-        problems = _Collector()
-        _check_fields(submission, problems)
-        problems.raise_if_any(where)
-    else:
-        where = str(source)
-        submission = read_submission(source)
-        entry_id = entry_id or Path(source).stem
-    problems = _Collector()
+def _release_of(submission: Submission, registry: Registry, problems: _Collector, where: str) -> Release:
+    """The registered release the submission names, with its content hash and model; rejects otherwise."""
     r = submission.report
     ref = r.dataset
-
-    # --- the release
     candidates = registry.find(ref.name, ref.dataset_version)
     if not candidates:
         known = ", ".join(rel.label for rel in registry.releases) or "none"
@@ -216,22 +197,49 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
         problems.add("report.model_mismatch", "must be false: the leaderboard ranks the release's model only")
     problems.raise_if_any(where)
 
+    return release
+
+
+def _check_predictions(submission: Submission, evaluation, count, problems: _Collector, where: str) -> None:
+    """Exactly one prediction per negative and control sample, each within its sample's budget
+    (checked before scoring: this bounds the scoring cost)."""
+    known = {row.sample_id for _, row in evaluation.all_rows()}
+    for index, problem in coverage_problems([p.sample_id for p in submission.predictions], known):
+        problems.add("predictions" if index is None else f"predictions[{index}].sample_id", problem)
+    problems.raise_if_any(where)
+    budgets = {row.sample_id: row.max_new_tokens for _, row in evaluation.all_rows()}
+    for field, problem in budget_problems(submission.predictions, budgets, count):
+        problems.add(field, problem)
+    problems.raise_if_any(where)
+
+
+def validate_submission(source: str | Path | Submission, registry: Registry, *,
+                        entry_id: str | None = None) -> ValidatedEntry:
+    """Validate one submission against the registry and recompute its figures.
+
+    `source` is a submission file or an already parsed `Submission`. Raises
+    SubmissionRejected (an InputError) listing each failed check as field and
+    problem; returns the entry with recomputed figures otherwise.
+    """
+    if isinstance(source, Submission):
+        where = entry_id or "submission"
+        submission = source
+        problems = _Collector()
+        _check_fields(submission, problems)
+        problems.raise_if_any(where)
+    else:
+        where = str(source)
+        submission = read_submission(source)
+        entry_id = entry_id or Path(source).stem
+    problems = _Collector()
+    r = submission.report
+    release = _release_of(submission, registry, problems, where)
     evaluation = registry.evaluation(release)
     if r.rule != evaluation.rule:
         problems.add("report.rule", f"claimed {_show(r.rule.model_dump(), 200)}, the release's is "
                                     f"{evaluation.rule.model_dump()}")
 
-    # --- exactly one prediction per negative and control sample
-    known = {row.sample_id for _, row in evaluation.all_rows()}
-    for index, problem in coverage_problems([p.sample_id for p in submission.predictions], known):
-        problems.add("predictions" if index is None else f"predictions[{index}].sample_id", problem)
-    problems.raise_if_any(where)
-
-    # --- every prediction fits the budget (before scoring: this bounds the scoring cost)
-    budgets = {row.sample_id: row.max_new_tokens for _, row in evaluation.all_rows()}
-    for field, problem in budget_problems(submission.predictions, budgets, registry.token_counter(release)):
-        problems.add(field, problem)
-    problems.raise_if_any(where)
+    _check_predictions(submission, evaluation, registry.token_counter(release), problems, where)
 
     # --- recompute, then compare every claim
     predictions = {p.sample_id: (p.prediction, p.output_tokens, p.kv_bytes_prefill)
@@ -265,7 +273,7 @@ def _is_mined(method: str, mined_with: list[str]) -> bool:
 
     try:
         return parse_method(method).spec in mined_with or method in mined_with
-    except InputError:
+    except NegsampError:  # an unknown or malformed spec was not mined with
         return method in mined_with
 
 

@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from negsamp.errors import InputError
+from negsamp.errors import InputError, NegsampError
 
 VERIFIED_DIR = "verified"
 VERIFICATION_VERSION = 1
@@ -86,7 +86,7 @@ def verify_submission(path: str | Path, registry, *, work_dir: str | Path | None
                          "unverified claim")
     try:
         spec = parse_method(entry.method).spec
-    except InputError as err:
+    except NegsampError as err:
         raise InputError(f"{path}: method {entry.method!r} cannot run here ({err}): it stays unverified") from None
     submission = Submission.model_validate_json(path.read_bytes())
     folder = registry.folder(entry.release)
