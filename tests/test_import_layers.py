@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     # 0 foundation: errors, files, records
     {"errors", "atomic", "jsonl", "records", "outdir", "formats", "runlock"},
     # 1 definitions: what a task, metric, rule, method and model are (no generation)
-    {"specs", "tasks", "metrics", "mining", "methods", "display", "models", "kvcache", "paper_scores"},
+    {"specs", "plugins", "tasks", "metrics", "mining", "methods", "display", "models", "kvcache", "paper_scores"},
     # 2 execution: generate predictions into run stores
     {"backends", "runs", "runcheck", "runner", "distributed"},
     # 3 results: score, mine, build, evaluate, publish, measure, predict, render
@@ -27,8 +27,8 @@ LAYERS: list[set[str]] = [
     # 4 interface
     {"cli", "__main__"},
 ]
-PURE_DATA = {"errors", "atomic", "jsonl", "records", "outdir", "formats", "runlock", "specs", "tasks", "metrics",
-             "mining", "paper_scores", "runs", "runcheck", "scoring", "dataset"}
+PURE_DATA = {"errors", "atomic", "jsonl", "records", "outdir", "formats", "runlock", "specs", "plugins", "tasks",
+             "metrics", "mining", "paper_scores", "runs", "runcheck", "scoring", "dataset"}
 """Scoring, mining and the dataset run (and test) anywhere in milliseconds: no model code."""
 MODEL_CODE = {"torch", "transformers", "kvpress", "vllm", "negsamp.models", "negsamp.backends",
               "negsamp.runner", "negsamp.kvcache", "negsamp.methods", "negsamp.throughput"}

@@ -291,7 +291,7 @@ def _name(loc) -> str:
 
 # Free text that is shown (escaped) or never shown: accepted as it is. Everything else is checked
 # against the release or a fixed vocabulary, so the payload is rejected there, under this field:
-# report.estimate (a `negsamp plan` what-if, free-form like environment) is neither scored nor shown.
+# The serving estimate (`negsamp plan` figures in report.json) is never shown on the board.
 INERT = re.compile(r"name|report\.method|report\.negsamp_version|report\.dataset\.location|report\.environment\..*"
                    r"|report\.estimate\..*")
 REJECTED_AS = [

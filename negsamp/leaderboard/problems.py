@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from negsamp.errors import InputError
+from negsamp.formats import loc_path
 
 MAX_PROBLEMS = 20
 """At most this many problems are listed for one submission (the rest are counted)."""
@@ -64,13 +65,8 @@ def _show(value: Any, limit: int = 60) -> str:
 
 
 def _path(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(submission)"
+    """A field path for a problem; the submission as a whole when the location is empty."""
+    return loc_path(loc) or "(submission)"
 
 
 @dataclass

@@ -36,13 +36,13 @@ import contextlib
 import dataclasses
 import re
 import typing
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, Literal
 
 from negsamp.errors import InputError, UnknownNameError
+from negsamp.plugins import load_entry_points
 from negsamp.specs import format_spec, parse_spec
 
 ENTRY_POINT_GROUP = "negsamp.methods"
@@ -263,21 +263,7 @@ _extra: dict[str, type[Method]] = {}
 
 @cache
 def _entry_point_methods() -> dict[str, type[Method]]:
-    from importlib.metadata import entry_points
-
-    found: dict[str, type[Method]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in found:
-            warnings.warn(f"negsamp method {ep.name!r} is registered twice; keeping the first", stacklevel=2)
-            continue
-        try:
-            cls = ep.load()
-            _check_class(ep.name, cls)
-        except Exception as err:  # a broken plug-in must not break the other methods
-            warnings.warn(f"cannot load negsamp method {ep.name!r} ({ep.value}): {err}", stacklevel=2)
-            continue
-        found[ep.name] = cls
-    return found
+    return load_entry_points(ENTRY_POINT_GROUP, "method", _check_class)
 
 
 def _check_class(name: str, cls: Any) -> None:

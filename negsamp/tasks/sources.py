@@ -22,13 +22,13 @@ LongBench file through, row by row), so a recipe fails before anything slow star
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from negsamp.errors import InputError, UnknownNameError
+from negsamp.plugins import load_entry_points
 from negsamp.records import Sample
 from negsamp.specs import parse_spec
 from negsamp.tasks.longbench_table import LONGBENCH_TASKS
@@ -41,21 +41,7 @@ _extra: dict[str, type[TaskSource]] = {}
 
 @cache
 def _entry_point_sources() -> dict[str, type[TaskSource]]:
-    from importlib.metadata import entry_points
-
-    found: dict[str, type[TaskSource]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in found:
-            warnings.warn(f"negsamp task source {ep.name!r} is registered twice; keeping the first", stacklevel=2)
-            continue
-        try:
-            cls = ep.load()
-            _check_class(ep.name, cls)
-        except Exception as err:  # a broken plug-in must not break the other sources
-            warnings.warn(f"cannot load negsamp task source {ep.name!r} ({ep.value}): {err}", stacklevel=2)
-            continue
-        found[ep.name] = cls
-    return found
+    return load_entry_points(ENTRY_POINT_GROUP, "task source", _check_class)
 
 
 def _check_class(name: str, cls: Any) -> None:
