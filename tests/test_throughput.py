@@ -79,14 +79,18 @@ def lengths(method="streamingllm:ratio=0.5,budget=0,sink=4,compress=context", mo
 # --------------------------------------------------------------------------- the full run
 
 
+PYRAMID_SPEC = ("pyramidkv:ratio=0.5,budget=0,variant=paper,window=8,pool=max,kernel=7,beta=20,gqa=mean,"
+                "compress=context+question")
+"""The canonical form of "pyramidkv:ratio=0.5" (every default written out)."""
+
+
 def test_structure_interleaving_and_skipped_batch_sizes(tiny_model, tmp_path):
     report = tp.measure_throughput(
         "tiny", "pyramidkv:ratio=0.5", batch_sizes="2,1", prompt_len=24, gen_len=4,
-        repeats=3, warmup=1, lengths_report=lengths(method="pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,"
-                                                                 "compress=context+question"),
+        repeats=3, warmup=1, lengths_report=lengths(method=PYRAMID_SPEC),
     )
     assert report.version == tp.THROUGHPUT_VERSION == 2
-    assert report.method == "pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,compress=context+question"
+    assert report.method == PYRAMID_SPEC
     assert report.batch_sizes == [1, 2]
     assert tiny_model == [{"name": "tiny", "attn_implementation": None}]  # one model for both sides
 
