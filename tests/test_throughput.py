@@ -181,9 +181,13 @@ def test_batching_method_runs_every_batch_size(tiny_model):
     assert all(r.ratios.kv_bytes_end == 1.0 for r in report.results)
 
 
+EAGER_METHOD = "press:cls=kvpress:ObservedAttentionPress,attn=eager,compression_ratio=0.25"
+"""A method that truly needs eager attention: kvpress's ObservedAttentionPress reads the attention weights."""
+
+
 def test_eager_method_and_sdpa_baseline(tiny_model):
     threads = torch.get_num_threads()
-    report = tp.measure_throughput("tiny", "h2o:ratio=0.25", batch_sizes=[1], prompt_len=16, gen_len=2,
+    report = tp.measure_throughput("tiny", EAGER_METHOD, batch_sizes=[1], prompt_len=16, gen_len=2,
                                    repeats=1, warmup=0, threads=1)
     assert report.device == "cpu (1 threads)"
     assert torch.get_num_threads() == threads  # put back
