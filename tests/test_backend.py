@@ -262,6 +262,59 @@ def test_pyramidkv_context_mode_runs_with_uneven_layers(tiny_model, monkeypatch)
     assert any(len(set(x)) > 1 for x in lengths)  # the layers really kept different lengths
 
 
+def per_head_copy(model):
+    """The tiny model's weights under the `negsamp_per_head` attention (a copy: the fixture's config stays)."""
+    import copy
+
+    from transformers import AutoModelForCausalLM
+
+    from negsamp.methods.per_head_attention import register
+
+    per_head = AutoModelForCausalLM.from_config(copy.deepcopy(model.config), attn_implementation=register())
+    per_head.load_state_dict(model.state_dict())
+    return per_head.eval()
+
+
+@pytest.mark.parametrize("compress", ["context", "context+question"])
+@pytest.mark.parametrize("gqa", ["mean", "repeat"])
+@pytest.mark.parametrize("variant", ["paper", "rethink"])
+def test_pyramidkv_run_rows_matches_generate_one_at_a_time(tiny_model, variant, gqa, compress):
+    # Prompts of ~32 tokens: with variant=paper the top layer's score budget is 0, so it keeps
+    # the window only. That branch once stored the repeated (query) heads under gqa=mean, and
+    # decoding (run_rows, as throughput runs it) then failed to append the model's KV heads.
+    from negsamp.backends.hf import Row, pad_token_id, run_rows, stop_token_ids
+    from negsamp.backends.stops import stop_ids
+
+    model, tokenizer = tiny_model
+    method = parse_method(f"pyramidkv:ratio=0.5,variant={variant},gqa={gqa},compress={compress}")
+    if method.attn_implementation is not None:
+        model = per_head_copy(model)
+    samples = make_tiny_samples(3, words=(14, 22), seed=11)
+    samples.append(samples[0].model_copy(update={"sample_id": samples[0].sample_id + "-again"}))  # a group of two
+    ids, split = encode(tokenizer, samples[0])
+    cache = method.make_cache(model, 1)
+    with torch.inference_mode(), method.compression(model):
+        model(input_ids=torch.tensor([ids]), past_key_values=cache, logits_to_keep=1)
+    config = model.config
+    heads = config.num_key_value_heads if gqa == "mean" else config.num_attention_heads
+    assert all(layer.keys.shape[1] == heads for layer in cache.layers)
+    lengths = kv_tokens(cache)
+    assert lengths[0] > lengths[-1] and (variant == "rethink" or lengths[-1] == method.window)
+
+    expected = list(generate(model, tokenizer, method, samples, model_name="tiny", batch_size=1))
+    eos = stop_token_ids(model, tokenizer)
+    rows = [Row(*encode(tokenizer, s), s.max_new_tokens, frozenset(eos) | stop_ids(tokenizer, s), s.min_new_tokens)
+            for s in samples]
+    assert all(0 < r.split < len(r.ids) for r in rows)
+    pad = pad_token_id(model, tokenizer, eos)
+    together, _ = run_rows(model, method, rows, eos, pad, ignore_eos=True)
+    for row, got, want in zip(rows, together, expected):
+        alone, _ = run_rows(model, method, [row], eos, pad, ignore_eos=True)
+        assert got.tokens == alone[0].tokens and len(got.tokens) == row.max_new_tokens
+        assert tokenizer.decode(got.tokens[: want.output_tokens], skip_special_tokens=True) == want.prediction
+    assert together[0].tokens == together[-1].tokens
+
+
 def test_encode_split_and_special_tokens(tiny_tokenizer):
     sample = make_tiny_samples(1, seed=9)[0]
     ids, split = encode(tiny_tokenizer, sample)

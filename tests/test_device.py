@@ -99,7 +99,9 @@ def test_run_manifest_and_card_record_device_dtype_and_attention(tmp_path, tiny_
     store = RunStore(tmp_path / "runs")
     from negsamp.methods import parse_method
 
-    for spec, attention in (("none", "sdpa"), ("h2o:ratio=0.5", "eager")):
+    # kvpress's ObservedAttentionPress reads the attention weights: the model is loaded with eager
+    eager = "press:cls=kvpress:ObservedAttentionPress,attn=eager,compression_ratio=0.5"
+    for spec, attention in (("none", "sdpa"), (eager, "eager")):
         result = run_method(store, str(tiny_model_dir), parse_method(spec), make_tiny_samples(1), progress=False,
                             pool=pool)
         generation = result.run.manifest()["generation"]

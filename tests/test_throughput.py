@@ -79,14 +79,18 @@ def lengths(method="streamingllm:ratio=0.5,budget=0,sink=4,compress=context", mo
 # --------------------------------------------------------------------------- the full run
 
 
+PYRAMID_SPEC = ("pyramidkv:ratio=0.5,budget=0,variant=paper,window=8,pool=max,kernel=7,beta=20,gqa=mean,"
+                "compress=context+question")
+"""The canonical form of "pyramidkv:ratio=0.5" (every default written out)."""
+
+
 def test_structure_interleaving_and_skipped_batch_sizes(tiny_model, tmp_path):
     report = tp.measure_throughput(
         "tiny", "pyramidkv:ratio=0.5", batch_sizes="2,1", prompt_len=24, gen_len=4,
-        repeats=3, warmup=1, lengths_report=lengths(method="pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,"
-                                                                 "compress=context+question"),
+        repeats=3, warmup=1, lengths_report=lengths(method=PYRAMID_SPEC),
     )
     assert report.version == tp.THROUGHPUT_VERSION == 2
-    assert report.method == "pyramidkv:ratio=0.5,window=8,kernel=5,beta=20,compress=context+question"
+    assert report.method == PYRAMID_SPEC
     assert report.batch_sizes == [1, 2]
     assert tiny_model == [{"name": "tiny", "attn_implementation": None}]  # one model for both sides
 
@@ -177,9 +181,13 @@ def test_batching_method_runs_every_batch_size(tiny_model):
     assert all(r.ratios.kv_bytes_end == 1.0 for r in report.results)
 
 
+EAGER_METHOD = "press:cls=kvpress:ObservedAttentionPress,attn=eager,compression_ratio=0.25"
+"""A method that truly needs eager attention: kvpress's ObservedAttentionPress reads the attention weights."""
+
+
 def test_eager_method_and_sdpa_baseline(tiny_model):
     threads = torch.get_num_threads()
-    report = tp.measure_throughput("tiny", "h2o:ratio=0.25", batch_sizes=[1], prompt_len=16, gen_len=2,
+    report = tp.measure_throughput("tiny", EAGER_METHOD, batch_sizes=[1], prompt_len=16, gen_len=2,
                                    repeats=1, warmup=0, threads=1)
     assert report.device == "cpu (1 threads)"
     assert torch.get_num_threads() == threads  # put back

@@ -105,7 +105,10 @@ class KVFactoryEviction(Method):
         window = min(self.window_size(capacity), capacity, tokens)
         k = min(self.top_k(capacity, tokens, window, layer, layers), tokens - window)
         if k <= 0:  # nothing kept by score (e.g. PyramidKV's top layers at a small budget): the window only
-            return torch.arange(tokens - window, tokens, device=keys.device).expand(*keys.shape[:2], window)
+            # ... for as many heads as a scored selection would have: per KV head under gqa=mean, so
+            # the cache keeps the model's KV heads (decoding appends those) and is not stored repeated.
+            heads = keys.shape[1] // groups if self.gqa == "mean" else keys.shape[1]  # type: ignore[attr-defined]
+            return torch.arange(tokens - window, tokens, device=keys.device).expand(keys.shape[0], heads, window)
         scores = self.scores(queries, keys, window)
         if groups > 1 and self.gqa == "mean":  # type: ignore[attr-defined]
             b, h, n = scores.shape
