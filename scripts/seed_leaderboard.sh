@@ -42,7 +42,9 @@ PY
 fi
 
 for spec in $METHODS; do
-  slug=$(printf '%s' "$spec" | tr -c 'A-Za-z0-9._-' '-')
+  # Submission files are named after the release too, so seeding a new release never
+  # overwrites an older release's submissions (they stay valid and on the board).
+  slug=$(basename "$release")--$(printf '%s' "$spec" | tr -c 'A-Za-z0-9._-' '-')
   "$BIN/negsamp" evaluate --dataset "$release" --method "$spec" --out "$OUT/$slug" --overwrite \
     --submission "$ROOT/submissions/$slug.json" --name "$spec" --no-progress
   "$BIN/negsamp" leaderboard verify "$ROOT/submissions/$slug.json" --root "$ROOT" --no-progress
