@@ -142,7 +142,5 @@ def test_bad_recipes_fail_before_any_model_loads(tmp_path, tiny_model_dir):
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "builders").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_recipes_validate(recipe):
-    if recipe.name == "paper-llama3-8b.yaml":
-        pytest.skip("validated in tests/test_paper_recipe.py")
     loaded = load_recipe(recipe)
     assert loaded.methods and loaded.tasks

@@ -26,7 +26,9 @@ def make_dataset(path: Path, name: str = "negsamp-test", version: str = "0.1.0",
                  **overrides) -> Path:
     figures = None
     if figure:
-        image = path.parent / f"{path.name}-figure.png"
+        # The dataset names a figure after its image file: one name, whatever the folder.
+        image = path.parent / f"{path.name}-images" / "a-figure.png"
+        image.parent.mkdir(parents=True, exist_ok=True)
         image.write_bytes(PNG)
         figures = {"A figure": image}
     write_dataset(path, name=name, version=version, config="smollm2-135m", negative_rows=negative_rows(),
