@@ -8,7 +8,7 @@ from pathlib import Path
 
 from negsamp.errors import InputError
 from negsamp.predict.length import LengthRow
-from negsamp.predict.points import check_width
+from negsamp.predict.points import check_width, csv_records
 
 FIELDS = ("task", "prompt_tokens", "baseline_tokens", "method")
 
@@ -35,11 +35,7 @@ def _query_row(path: Path, row: int, record: dict) -> LengthRow:
 
 def read_length_query(path: str | Path) -> list[LengthRow]:
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            records = list(csv.DictReader(handle))
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+    records = csv_records(path)
     if not records:
         raise InputError(f"{path}: no rows")
     return [_query_row(path, i, rec) for i, rec in enumerate(records, start=1)]

@@ -72,14 +72,19 @@ def _row(path: Path, row: int, record: dict, need_thr: bool) -> Point:
                  model=(record.get("model") or "").strip())
 
 
+def csv_records(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header, as dicts; an unreadable file is one line."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+
+
 def read_csv(path: str | Path, *, need_thr: bool = True) -> list[Point]:
     """Points from a CSV with columns `method,bsz,prompt_len,stage[,thr][,model]` (row 1 = first data row)."""
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            records = list(csv.DictReader(handle))
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from None
+    records = csv_records(path)
     points = [_row(path, i, rec, need_thr) for i, rec in enumerate(records, start=1)]
     if not points:
         raise InputError(f"{path}: no rows")
