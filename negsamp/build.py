@@ -186,11 +186,16 @@ def generation_setting(pool, runs_dir: Path, model: str) -> dict[str, str]:
 def control_draw(flag_rows: list[dict], methods: list[str], control) -> set[str]:
     """The control split's ids: a seeded draw (`recipe.control`) among the baseline-good samples
     that no mined method broke."""
+    return draw_control(untouched_by_task(flag_rows, methods), control.per_task, control.seed)
+
+
+def untouched_by_task(flag_rows: list[dict], methods: Sequence[str]) -> dict[str, list[str]]:
+    """Per task (in first-seen order), the ids of baseline-good samples that no method broke."""
     untouched: dict[str, list[str]] = {}
     for f in flag_rows:
         if f["good"] and not any(f[f"neg:{m}"] for m in methods):
             untouched.setdefault(f["task"], []).append(f["sample_id"])
-    return draw_control(untouched, control.per_task, control.seed)
+    return untouched
 
 
 def summary_counts(flags: pl.DataFrame, methods: list[str], control_ids: set[str]) -> pl.DataFrame:

@@ -148,13 +148,12 @@ def max_length_of(baseline: str) -> int:
 def select(flags: list[dict], methods: Sequence[str], *, control_per_task: int, seed: int) -> dict[str, list[dict]]:
     """The flag rows of each split: the negatives, and a seeded draw of baseline-good samples
     that no method broke (as `negsamp build` draws its control split)."""
-    from negsamp.build import draw_control
+    from negsamp.build import draw_control, untouched_by_task
 
     negative = [f for f in flags if f["negative"]]
     control = []
-    for task in dict.fromkeys(f["task"] for f in flags):
-        untouched = [f["sample_id"] for f in flags
-                     if f["task"] == task and f["good"] and not any(f[f"neg:{m}"] for m in methods)]
+    # One draw per task: the ids here are positions, which repeat across tasks.
+    for task, untouched in untouched_by_task(flags, methods).items():
         chosen = draw_control({task: untouched}, control_per_task, seed)
         control += [f for f in flags if f["task"] == task and f["sample_id"] in chosen]
     return {"negative": negative, "control": control}
