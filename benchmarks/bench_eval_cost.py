@@ -12,25 +12,30 @@ whole sample pool. Prints, side by side:
 - the older figure, tau between mean scores on the dataset and on the pool.
 
     .venv/bin/python benchmarks/bench_eval_cost.py --recipe builders/smollm2-synthetic.yaml \\
-        --dataset /work/wt/release_build/dataset [--methods SPEC ...] [--json out.json]
+        --dataset out/smollm2/dataset [--methods SPEC ...] [--attach]
 
-Without --dataset it builds the recipe first (into --work). Runs go to fresh run
-stores under --work, so every figure is measured in this run.
+Without --dataset it builds the recipe first (into --work). Each method's two runs go
+to fresh run stores under --work, so every figure is measured in this run; a method's
+row is saved (--json) as soon as both its runs finish, and a re-run after a kill skips
+the methods already measured for the same pool and dataset samples. --figures writes
+two PNGs (cost per method; pool accuracy vs negatives recovered); --attach also adds
+them and a summary note to the dataset's card (`negsamp.dataset.attach_figures`).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
 import statistics
 import time
 from itertools import combinations
 from pathlib import Path
 
-# Held out from builders/smollm2-synthetic.yaml's mining methods (StreamingLLM/H2O at
-# budget 96, KIVI 4/2 bits group 32, GEAR 4): other eviction rules, SnapKV at two
-# budgets and KIVI at group 64. Budgets, not ratios, so short prompts are cut alike.
+# Held out from builders/smollm2-synthetic.yaml's mining methods: other eviction rules,
+# SnapKV at two budgets, PyramidKV, and KIVI at group 64.
 METHODS = [
     "tova:ratio=0.7",
     "knorm:ratio=0.7",
@@ -92,21 +97,45 @@ def subset_figures(evaluation, samples, predictions) -> dict:
             "score": statistics.fmean(r.score for r in results)}
 
 
+def samples_key(subset, pool_samples) -> str:
+    """What a saved row was measured on: the pool's and the dataset's sample ids (not the
+    dataset's content hash, which attaching this benchmark's figures changes)."""
+    ids = json.dumps([sorted(s.sample_id for s in subset), sorted(s.sample_id for s in pool_samples)])
+    return hashlib.sha256(ids.encode()).hexdigest()[:16]
+
+
+def load_saved(path: Path | None, key: str) -> dict[str, dict]:
+    if path is None or not path.exists():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return {r["method"]: r for r in saved.get("rows", []) if saved.get("samples_key") == key}
+
+
 def measure(args, recipe, evaluation, subset, pool_samples) -> list[dict]:
+    from negsamp.atomic import atomic_write_text
     from negsamp.runner import ModelPool
 
+    key = samples_key(subset, pool_samples)
+    json_path = Path(args.json) if args.json else None
+    saved = load_saved(json_path, key)
     models = ModelPool(recipe.model)
-    models.get(None)  # load before timing: the figures are generation time only
     work, rows = Path(args.work), []
     for i, spec in enumerate(args.methods):
+        if spec in saved:
+            rows.append(saved[spec])
+            print(f"  {spec}: measured earlier ({json_path})", flush=True)
+            continue
+        models.get(None)  # load before timing: the figures are generation time only
         # Alternate which side runs first, so drift on a shared machine hits both.
         order = [("dataset", subset), ("pool", pool_samples)][:: -1 if i % 2 else 1]
         timed = {name: timed_run(work / "runs" / name / str(i), recipe.model, spec, samples, models,
                                  recipe.batch_size) for name, samples in order}
         row = {"method": spec, "dataset_s": timed["dataset"][0], "pool_s": timed["pool"][0],
-               "pool_accuracy": pool_accuracy(pool_samples, timed["pool"][1])}
+               "pool_accuracy": pool_accuracy(pool_samples, timed["pool"][1]), "load_avg": os.getloadavg()[0]}
         row.update(subset_figures(evaluation, subset, timed["dataset"][1]))
         rows.append(row)
+        if json_path:
+            atomic_write_text(json_path, json.dumps({"samples_key": key, "rows": rows}, indent=2) + "\n")
         print(f"  {spec}: dataset {row['dataset_s']:.1f} s, pool {row['pool_s']:.1f} s", flush=True)
     return rows
 
@@ -130,12 +159,68 @@ def print_table(rows: list[dict], figures: dict, header: str) -> None:
     for r in rows:
         print(f"{r['method']:36} {r['dataset_s']:9.1f} {r['pool_s']:8.1f} {r['pool_accuracy']:9.3f} "
               f"{r['recovered']:>4}/{r['negatives']:<5} {r['retained']:>3}/{r['control']:<4}")
-    print(f"\ncompute: negatives + control cost {100 * figures['compute_share']:.1f}% of the pool "
-          f"({figures['dataset_s']:.1f} s vs {figures['pool_s']:.1f} s; pool / subset "
-          f"{figures['pool_s'] / figures['dataset_s']:.2f}x)")
-    print(f"Kendall tau, full-pool accuracy vs negatives recovered (control retention breaks ties): "
-          f"{figures['tau_negatives']:.3f}")
+    print(f"\n{conclusion(figures)}")
     print(f"Kendall tau, full-pool accuracy vs mean score on negatives + control: {figures['tau_mean_score']:.3f}")
+
+
+def conclusion(figures: dict) -> str:
+    return (f"Evaluating the held-out methods on negatives + control cost {100 * figures['compute_share']:.1f}% of "
+            f"the pool's generation time ({figures['dataset_s']:.0f} s vs {figures['pool_s']:.0f} s); Kendall tau "
+            f"between their ranking by full-pool accuracy and by negatives recovered (control retention breaking "
+            f"ties): {figures['tau_negatives']:.3f}.")
+
+
+def plot_figures(rows: list[dict], figures: dict, out_dir: Path) -> dict[str, Path]:
+    """Two PNGs: each method's generation time both ways, and pool accuracy vs negatives recovered."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from negsamp.atomic import save_figure
+    from negsamp.display import short_names
+
+    names = short_names([r["method"] for r in rows])
+    labels = [names[r["method"]] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
+    y = range(len(rows))
+    ax.barh([i + 0.2 for i in y], [r["pool_s"] for r in rows], height=0.4, label="whole pool", color="#9aa5b1")
+    ax.barh([i - 0.2 for i in y], [r["dataset_s"] for r in rows], height=0.4, label="negatives + control",
+            color="#d1495b")
+    for i, r in enumerate(rows):
+        ax.text(r["pool_s"], i + 0.2, f" {100 * r['dataset_s'] / r['pool_s']:.1f}%", va="center", fontsize=8)
+    ax.set_yticks(list(y), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("generation wall time (s)")
+    ax.set_title(f"Evaluation cost: negatives + control = {100 * figures['compute_share']:.1f}% of the pool", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    ax.spines[["top", "right"]].set_visible(False)
+    cost = save_figure(fig, out_dir / "eval_cost.png", dpi=130)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for r, label in zip(rows, labels):
+        x, y_ = 100 * r["pool_accuracy"], 100 * r["recovered"] / max(r["negatives"], 1)
+        ax.scatter([x], [y_], s=36, color="#2e86ab", zorder=3)
+        ax.annotate(label, (x, y_), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel("accuracy on the whole pool (%)")
+    ax.set_ylabel("negatives recovered (%)")
+    ax.set_title(f"Held-out methods: Kendall tau = {figures['tau_negatives']:.2f}", fontsize=10)
+    ax.grid(linestyle="-.", linewidth=0.8, alpha=0.5)
+    ax.spines[["top", "right"]].set_visible(False)
+    ranking = save_figure(fig, out_dir / "eval_ranking.png", dpi=130)
+    return {"Evaluation cost per held-out method: negatives + control vs the whole pool": cost,
+            "Held-out methods: accuracy on the whole pool vs negatives recovered": ranking}
+
+
+def attach(dataset: Path, figure_files: dict[str, Path], rows: list[dict], figures: dict, pool_n: int) -> None:
+    from negsamp.dataset import attach_figures
+
+    loads = [r.get("load_avg") for r in rows if r.get("load_avg") is not None]
+    note = (f"Benchmark (benchmarks/bench_eval_cost.py, {len(rows)} held-out methods, pool of {pool_n} samples): "
+            f"{conclusion(figures)}" + (f" Load average during the runs: {min(loads):.1f}-{max(loads):.1f} on "
+                                        f"{os.cpu_count()} cores." if loads else ""))
+    manifest = attach_figures(dataset, figure_files, notes=[note])
+    print(f"attached {len(figure_files)} figures to {dataset}; content hash now {manifest.content_hash[:12]}")
 
 
 def main() -> None:
@@ -144,8 +229,12 @@ def main() -> None:
     parser.add_argument("--dataset", help="dataset folder built from the recipe (default: build it)")
     parser.add_argument("--methods", nargs="+", default=METHODS, help="held-out method specs")
     parser.add_argument("--work", default="out/bench-eval-cost")
-    parser.add_argument("--json", help="also write the rows and figures here")
+    parser.add_argument("--json", help="rows and figures (default WORK/results.json); measured methods are skipped "
+                                       "on a re-run with the same samples")
+    parser.add_argument("--figures", help="folder for the two PNGs (default WORK/figures)")
+    parser.add_argument("--attach", action="store_true", help="add the figures and a summary note to the dataset card")
     args = parser.parse_args()
+    args.json = args.json or str(Path(args.work) / "results.json")
 
     from negsamp.build import build, recipe_samples
     from negsamp.evaluator import Evaluation
@@ -166,10 +255,13 @@ def main() -> None:
     figures = summary(rows)
     print_table(rows, figures, f"recipe {args.recipe}: pool {len(pool_samples)} samples, dataset {len(subset)} "
                 f"(negative + control) from {dataset}")
-    if args.json:
-        from negsamp.atomic import atomic_write_text
+    figure_files = plot_figures(rows, figures, Path(args.figures or Path(args.work) / "figures"))
+    from negsamp.atomic import atomic_write_text
 
-        atomic_write_text(Path(args.json), json.dumps({"rows": rows, "figures": figures}, indent=2) + "\n")
+    atomic_write_text(Path(args.json), json.dumps({"samples_key": samples_key(subset, pool_samples), "rows": rows,
+                                                   "figures": figures}, indent=2) + "\n")
+    if args.attach:
+        attach(dataset, figure_files, rows, figures, len(pool_samples))
 
 
 if __name__ == "__main__":

@@ -137,12 +137,13 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
                                          methods=outcomes)
 
     flag_rows = list(flags.iter_rows(named=True))
-    negative_rows = [row_for(f) for f in flag_rows if f["negative"]]
+    negative_ids = negative_draw(flag_rows, recipe.negatives)
+    negative_rows = [row_for(f) for f in flag_rows if f["sample_id"] in negative_ids]
     control_ids = control_draw(flag_rows, methods, recipe.control)
     control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
 
     counts = summary_counts(flags, methods, control_ids)
-    notes = list(mine(scores, methods, rule).warnings)
+    notes = [*mine(scores, methods, rule).warnings, *negative_draw_notes(flag_rows, negative_ids, recipe.negatives)]
     context = _annotated(card_context(recipe, predictions, counts, methods, rule, notes,
                                       setting=generation_setting(pool, out_dir / "runs", recipe.model)), agreement)
     figures_dir = out_dir / "figures"
@@ -181,6 +182,32 @@ def generation_setting(pool, runs_dir: Path, model: str) -> dict[str, str]:
 
     generation = RunStore(runs_dir).run(model, BASELINE).manifest()["generation"]
     return {key: generation[key] for key in ("device", "dtype", "attention")}
+
+
+def negative_draw(flag_rows: list[dict], negatives) -> set[str]:
+    """The negative split's ids: every mined negative, or a seeded draw per task (`recipe.negatives`)."""
+    mined: dict[str, list[str]] = {}
+    for f in flag_rows:
+        if f["negative"]:
+            mined.setdefault(f["task"], []).append(f["sample_id"])
+    if negatives.per_task is None:
+        return {sid for ids in mined.values() for sid in ids}
+    return draw_control(mined, negatives.per_task, negatives.seed)
+
+
+def negative_draw_notes(flag_rows: list[dict], negative_ids: set[str], negatives) -> list[str]:
+    """The card's sentence on a sampled negative split (none when every negative is kept)."""
+    if negatives.per_task is None:
+        return []
+    mined: dict[str, int] = {}
+    for f in flag_rows:
+        if f["negative"]:
+            mined[f["task"]] = mined.get(f["task"], 0) + 1
+    kept = {task: sum(1 for f in flag_rows if f["task"] == task and f["sample_id"] in negative_ids) for task in mined}
+    per_task = ", ".join(f"{task} {kept[task]} of {n}" for task, n in sorted(mined.items()))
+    return [f"The negative split is a seeded sample (seed {negatives.seed}) of at most {negatives.per_task} "
+            f"negatives per task of those the rule mined ({per_task}); the per-method negative counts above "
+            "are of all mined negatives."]
 
 
 def control_draw(flag_rows: list[dict], methods: list[str], control) -> set[str]:

@@ -32,6 +32,20 @@ class ControlConfig(_Strict):
     """Seed of the draw."""
 
 
+class NegativesConfig(_Strict):
+    """The negative split: every mined negative, or a seeded sample of them per task.
+
+    A sample keeps the split small enough that evaluating on it stays a fraction of a
+    full run when the mined methods break much of the pool (the card says how many were
+    mined and how many kept).
+    """
+
+    per_task: int | None = Field(None, ge=1)
+    """At most this many negatives per task, drawn like the control split; None keeps all."""
+    seed: int = 0
+    """Seed of the draw."""
+
+
 class Recipe(_Strict):
     """A dataset build: model, task pool, methods, rule, control split, name and version."""
 
@@ -63,6 +77,8 @@ class Recipe(_Strict):
     """How negatives are mined (`negsamp.mining.MiningRule`); the baseline is always the `none` method."""
     control: ControlConfig = ControlConfig()
     """How the control split is drawn."""
+    negatives: NegativesConfig = NegativesConfig()
+    """Whether the negative split keeps every mined negative (the default) or a seeded sample per task."""
 
     @property
     def config_name(self) -> str:

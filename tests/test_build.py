@@ -86,6 +86,27 @@ def test_rebuilding_from_the_store_is_byte_identical_without_generating(built, t
     assert again.manifest.content_hash == first.manifest.content_hash
 
 
+def test_a_negatives_cap_keeps_a_seeded_sample_per_task_and_says_so(built, tmp_path):
+    import shutil
+
+    from negsamp import dataset as ds
+    from negsamp.build import build
+    from negsamp.recipe import NegativesConfig
+
+    recipe, first = built
+    all_negative = {r.sample_id: r.task for r in ds.read_rows(first.dataset_dir, split="negative")}
+    shutil.copytree(first.dataset_dir.parent / "runs", tmp_path / "out" / "runs")  # no generation
+    capped = recipe.model_copy(update={"negatives": NegativesConfig(per_task=1, seed=3)})
+    result = build(capped, tmp_path / "out", progress=False)
+    kept = {r.sample_id: r.task for r in ds.read_rows(result.dataset_dir, split="negative")}
+    assert set(kept) <= set(all_negative)
+    assert sorted(kept.values()) == sorted(set(all_negative.values()))  # one per task
+    card = (result.dataset_dir / "README.md").read_text(encoding="utf-8")
+    assert "seeded sample (seed 3) of at most 1 negatives per task" in card
+    again = build(capped, tmp_path / "out", progress=False)
+    assert again.manifest.content_hash == result.manifest.content_hash
+
+
 def test_two_independent_builds_are_byte_identical(built, tmp_path, tiny_model_dir):
     from negsamp.build import build
 

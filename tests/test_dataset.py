@@ -534,3 +534,40 @@ def test_card_limitations_and_citation_follow_the_dataset(tmp_path):
     longbench = row.model_copy(update={"source": "longbench:local:/x.jsonl"})
     assert task_families({"c": {"negative": [row, longbench], "control": []}}) == {
         "longbench": [row.task], "synthetic": [row.task]}
+
+
+def _png(path: Path, shade: int) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, 1], [0, shade])
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def test_attach_figures_keeps_rows_adds_figures_and_notes_and_replaces_by_caption(tmp_path):
+    first = write_example(tmp_path / "d")
+    rows_before = {p: b for p, b in files_of(tmp_path / "d").items() if p.startswith("data/")}
+    cost = _png(tmp_path / "cost.png", 1)
+    after = ds.attach_figures(tmp_path / "d", {"Evaluation cost": cost}, notes=["Measured on 2 cores."])
+    verify_dataset(tmp_path / "d")
+    assert after.content_hash != first.content_hash  # figures and notes are covered by the hash
+    files = files_of(tmp_path / "d")
+    assert {p: b for p, b in files.items() if p.startswith("data/")} == rows_before
+    entry = after.configs[CONFIG]
+    assert [f.caption for f in entry.figures] == ["Evaluation cost"]
+    assert entry.notes[-1] == "Measured on 2 cores."
+    card = files["README.md"].decode()
+    assert "Evaluation cost" in card and "Measured on 2 cores." in card
+    # the same caption again replaces the figure; the note is not repeated
+    again = ds.attach_figures(tmp_path / "d", {"Evaluation cost": _png(tmp_path / "cost.png", 2)},
+                              notes=["Measured on 2 cores."])
+    verify_dataset(tmp_path / "d")
+    assert [f.caption for f in again.configs[CONFIG].figures] == ["Evaluation cost"]
+    assert again.configs[CONFIG].notes.count("Measured on 2 cores.") == 1
+    assert again.content_hash != after.content_hash
+    assert sorted(p.name for p in (tmp_path / "d" / "figures" / CONFIG).iterdir()) == ["cost.png"]

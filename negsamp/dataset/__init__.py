@@ -40,7 +40,7 @@ below is importable from `negsamp.dataset` itself; the submodules are:
 - `paths`: `inside`, `regular_file`: every path a manifest or card names stays in the folder.
 - `hashing`: what the content hash covers, per manifest version (`config_hash`, `folder_hash`).
 - `verify`: `verify_dataset`, `verified_rows`, `dataset_files`.
-- `write`: `write_dataset`.
+- `write`: `write_dataset`; `attach_figures` (figures and notes measured after a build).
 """
 
 from negsamp.dataset.card import render_card
@@ -76,7 +76,7 @@ from negsamp.dataset.rows import (
     split_hash,
 )
 from negsamp.dataset.verify import dataset_files, verified_rows, verify_dataset
-from negsamp.dataset.write import write_dataset
+from negsamp.dataset.write import attach_figures, write_dataset
 
 __all__ = [
     "CARD_NAME",
@@ -126,5 +126,6 @@ __all__ = [
     "split_hash",
     "verified_rows",
     "verify_dataset",
+    "attach_figures",
     "write_dataset",
 ]

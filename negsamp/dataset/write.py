@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,37 @@ def write_dataset(
     atomic_write_bytes(out / CARD_NAME, render_card(manifest, all_rows, template=template).encode("utf-8"))
     atomic_write_bytes(out / MANIFEST_NAME, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
     return manifest
+
+
+def attach_figures(
+    directory: str | os.PathLike, figures: Mapping[str, str | os.PathLike], *, notes: Iterable[str] = (),
+    config: str | None = None,
+) -> Manifest:
+    """Add figures (caption -> image file) and card notes to a built config, keeping its rows.
+
+    For what is measured after a build, on the built dataset (e.g. benchmarks/bench_eval_cost.py):
+    the rows, rule and settings stay as they are; the card is re-rendered and the
+    content hash changes, because the figures and notes are part of what it covers. A
+    caption already on the card is replaced, so attaching a re-run's figures twice does
+    not pile them up.
+    """
+    out = Path(directory)
+    checked = _verify(out, config, check_card=False)
+    name = config or next(iter(checked.manifest.configs))
+    entry = checked.manifest.configs[name]
+    new = _figure_sources(figures)
+    staged = {f.caption: out / f.path for f in entry.figures if f.caption not in dict(new)}
+    # The kept figures are read from the folder itself: copy them out first, since
+    # rewriting figures/<config>/ removes files no longer listed.
+    with tempfile.TemporaryDirectory() as tmp:
+        kept = {}
+        for caption, path in staged.items():
+            kept[caption] = Path(tmp) / path.name
+            shutil.copyfile(path, kept[caption])
+        added_notes = [n for n in notes if n not in entry.notes]
+        context = CardContext(**{k: getattr(entry, k) for k in CardContext.model_fields},
+                              ).model_copy(update={"notes": [*entry.notes, *added_notes]})
+        rows = checked.rows[name]
+        return write_dataset(out, name=checked.manifest.name, version=checked.manifest.dataset_version,
+                             config=name, negative_rows=rows["negative"], control_rows=rows["control"],
+                             card_context=context, figures={**kept, **dict(new)})
