@@ -124,9 +124,8 @@ def _release_section(data: dict[str, Any], release: dict[str, Any]) -> str:
     return f'<section class="release">{head}<figure class="chart">{svg}{caption}</figure></section>'
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """`site/index.html` from `table_data(...)`: static, offline, no external resource, all text escaped."""
-    entries = data["entries"]
+def _table_rows(entries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The board's header cells and body rows (each entry's row, then its hidden per-task row)."""
     heads = []
     for key, label, kind, title in _COLUMNS:
         heads.append(f'<th scope="col" class="{kind}" data-key="{key}" aria-sort="none" title="{_e(title)}">'
@@ -141,6 +140,13 @@ def render_html(data: dict[str, Any]) -> str:
         rows.append(f'<tr id="row-{i}" class="entry" data-id="{_e(entry["id"])}">{cells}{toggle}</tr>')
         rows.append(f'<tr id="detail-{i}" class="detail" hidden><td colspan="{span}">{_task_table(entry)}'
                     "</td></tr>")
+    return heads, rows
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """`site/index.html` from `table_data(...)`: static, offline, no external resource, all text escaped."""
+    entries = data["entries"]
+    heads, rows = _table_rows(entries)
     releases = "; ".join(
         f'{_e(r["label"])} (config {_e(r["config"])}, model {_e(r["model"])}, hash {_e(r["content_hash"][:12])})'
         for r in data["releases"]
