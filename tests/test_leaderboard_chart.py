@@ -141,3 +141,13 @@ def test_the_committed_board_registers_both_releases_and_charts_them():
     for chart in sorted((REPO / "leaderboard" / "charts").glob("*.png")):
         assert f"](charts/{chart.name})" in readme
 
+
+
+def test_a_name_that_looks_like_mathtext_is_drawn_as_text(tmp_path):
+    """matplotlib reads `$...$` as mathtext; a malformed one in a valid name must not stop the build."""
+    root, evaluation = make_board(tmp_path / "leaderboard")
+    rows = [row for _, row in evaluation.all_rows()]
+    write_submission(root, evaluation, "math", predictions_for(rows, set()), name="a $x^{$ b \\frac")
+    result = build_leaderboard(root)
+    assert [e.name for e in result.entries] == ["a $x^{$ b \\frac"] and not result.rejected
+    assert result.files["charts/negsamp-test-0.1.0-smollm2-135m.png"].startswith(b"\x89PNG")

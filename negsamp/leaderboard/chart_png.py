@@ -2,7 +2,8 @@
 
 The canvas is `chart.WIDTH` x `chart.HEIGHT` layout pixels drawn at `SCALE` times that, the plot
 area sits exactly where the SVG has it, and labels go where `chart.layout` put them, so both
-renderings agree. The PNG carries no "Software" metadata (matplotlib's version) and Agg draws
+renderings agree. Submitted names are drawn with `parse_math=False`: matplotlib would otherwise read
+`$...$` in a name as mathtext, and a malformed one (`a $x^{$`) would stop the whole build. The PNG carries no "Software" metadata (matplotlib's version) and Agg draws
 deterministically, so the same rows give the same bytes and `leaderboard build --check` stays stable.
 """
 
@@ -83,7 +84,7 @@ def render_png(entries: list[dict[str, Any]], title: str) -> bytes:
     frame = layout(entries)
     fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
     _frame(fig, frame)
-    fig.text(0.5, _fy(10), title, ha="center", va="top", fontsize=12 * _PT, weight="bold")
+    fig.text(0.5, _fy(10), title, ha="center", va="top", fontsize=12 * _PT, weight="bold", parse_math=False)
     _legend(fig, {p.point.type for p in frame.placed})
     for p in frame.placed:
         colour = COLOURS.get(p.point.type, COLOURS["other"])
@@ -92,7 +93,8 @@ def render_png(entries: list[dict[str, Any]], title: str) -> bytes:
                                     transform=fig.transFigure, color="#d0d7de", linewidth=0.8))
         fig.lines.append(_marker(fig, p.px, p.py, colour if p.point.verified else "white", colour, 5))
         fig.text(_fx(p.tx), _fy(p.ty), p.point.label, ha="left" if p.anchor == "start" else "right",
-                 va="baseline", fontsize=FONT_PX * _PT, color="#1b1f24", path_effects=halo)
+                 va="baseline", fontsize=FONT_PX * _PT, color="#1b1f24", path_effects=halo,
+                 parse_math=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI * SCALE, metadata={"Software": None})
     return buffer.getvalue()
