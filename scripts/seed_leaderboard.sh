@@ -17,7 +17,11 @@
 #            after a warm-up, so the submission carries an end-to-end throughput ratio. The board
 #            shows it as the submitter's claim: `leaderboard verify` re-runs predictions, not timings.
 #   THROUGHPUT_ARGS  extra options for that run (default "--throughput-batch-sizes 1"; the board shows
-#            only batch size 1), e.g. "--throughput-batch-sizes 1 --throughput-prompt-len 256"
+#            only batch size 1), e.g. "--throughput-batch-sizes 1 --throughput-prompt-len 256".
+#            Measured on negsamp-tiny 0.2.0 (13 samples), knorm:ratio=0.5, OMP_NUM_THREADS=1, 2 shared
+#            cores: 88 s per method (55 s evaluation + ~30 s timing). With torch's 2 threads beside
+#            another CPU-bound job, batch sizes 1 and 4 ran over 10 minutes: set OMP_NUM_THREADS=1
+#            on a shared machine (the ratio is measured side by side, so it holds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
