@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from test_leaderboard import make_board, predictions_for, write_submission, write_verification
 
+from negsamp.cli import main
 from negsamp.leaderboard import add_release, build_leaderboard
 from negsamp.leaderboard.chart import CHAR_PX, FONT_PX, X_CAP, layout
 from negsamp.leaderboard.method_meta import method_meta
@@ -71,7 +72,7 @@ def test_layout_keeps_labels_apart_and_lists_what_it_cannot_plot():
     assert frame.y_max == 1.1 and frame.x_max == 1.0 and frame.y_ticks[-1] == 1.0
 
 
-def test_chart_marks_claims_hollow_lists_rows_without_kv_and_is_removed_when_stale(tmp_path):
+def test_chart_marks_claims_hollow_lists_rows_without_kv_and_is_removed_when_stale(tmp_path, capsys):
     root, evaluation = make_board(tmp_path / "leaderboard")
     rows = [row for _, row in evaluation.all_rows()]
     write_submission(root, evaluation, "measured", predictions_for(rows, {rows[0].sample_id}), name="Measured")
@@ -89,9 +90,11 @@ def test_chart_marks_claims_hollow_lists_rows_without_kv_and_is_removed_when_sta
     assert chart.is_file()
     for path in (root / "submissions").glob("*.json"):
         path.unlink()
-    again = build_leaderboard(root)
-    assert not chart.exists() and "charts/negsamp-test-0.1.0-smollm2-135m.png" in again.changed
-    assert "<svg" not in again.files["site/index.html"]
+    assert main(["leaderboard", "build", "--root", str(root), "--check"]) == 1  # the chart is stale
+    assert f"out of date: {chart}" in capsys.readouterr().out
+    assert main(["leaderboard", "build", "--root", str(root)]) == 0
+    assert not chart.exists() and f"removed {chart}" in capsys.readouterr().out
+    assert "<svg" not in (root / "site" / "index.html").read_text()
 
 
 def test_the_same_rows_give_the_same_png_bytes(tmp_path):
