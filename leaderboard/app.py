@@ -14,11 +14,14 @@ from pathlib import Path
 
 import gradio as gr
 
-DATA = Path(__file__).resolve().parent / "site" / "leaderboard.json"
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "site" / "leaderboard.json"
 
-HEADERS = ["#", "Method", "Spec", "Model", "Dataset", "Negatives recovered (%)", "Control retention (%)",
-           "KV kept (%)", "Output length ratio", "Throughput ratio", "Date", "Paper"]
-TYPES = ["number", "str", "str", "str", "str", "number", "number", "number", "number", "number", "str", "str"]
+HEADERS = ["#", "Method", "Type", "Spec", "Model", "Dataset", "Negatives recovered (%)", "Control retention (%)",
+           "Relative score", "KV kept (%, claimed unless verified)", "Output length ratio",
+           "Throughput ratio (claimed)", "Verified", "Notes", "Date", "Paper"]
+TYPES = ["number", "str", "str", "str", "str", "str", "number", "number", "number", "number", "number", "number",
+         "str", "str", "str", "str"]
 TASK_HEADERS = ["Task", "Negatives", "Recovered", "Recovered (%)", "Control", "Retained", "Retention (%)",
                 "Relative score", "KV kept (%)", "Output length ratio"]
 TASK_TYPES = ["str", "number", "number", "number", "number", "number", "number", "number", "number", "number"]
@@ -49,10 +52,22 @@ def board_rows(entries: list[dict], query: str = "") -> list[list]:
         haystack = "\n".join([e["name"], e["method"], e["model"], e["release"], e["source"]]).lower()
         if q and q not in haystack:
             continue
-        rows.append([e["rank"], e["name"], e["method"], e["model"], e["release"], pct(e["recovery_rate"]),
-                     pct(e["control_retention"]), pct(e["kv_kept"]), num(e["output_length_ratio"]),
-                     num(e["throughput_ratio"]), e["submitted"], e["paper_url"] or ""])
+        rows.append([e["rank"], e["name"], e["method_type"], e["method"], e["model"], e["release"],
+                     pct(e["recovery_rate"]), pct(e["control_retention"]), num(e["relative_score"]),
+                     pct(e["kv_kept_shown"]), num(e["output_length_ratio"]), num(e["throughput_ratio"]),
+                     "✓ verified" if e["verified"] else "claimed", "; ".join(e["notes"]), e["submitted"],
+                     e["link"] or ""])
     return rows
+
+
+def charts(releases: list[dict]) -> list[tuple[str, str]]:
+    """(PNG path, caption) of each release's score-vs-KV-kept chart that `negsamp leaderboard build` wrote."""
+    out = []
+    for r in releases:
+        path = HERE / r["chart"] if r.get("chart") else None
+        if path is not None and path.is_file():
+            out.append((str(path), f"{r['label']} ({r['config']})"))
+    return out
 
 
 def task_rows(entries: list[dict], choice: str | None) -> list[list]:
@@ -73,8 +88,9 @@ def build_app() -> gr.Blocks:
             "# negsamp leaderboard\n\n"
             "Does a KV-cache compression method fix the samples that known methods break, and at what cost? "
             "Negatives recovered and control retention are recomputed from each submission's predictions "
-            "with the release's rule `b * (1 - t) < o`; KV kept and throughput are the submitters' own "
-            "measurements. Click a column header to sort."
+            "with the release's rule `b * (1 - t) < o`; relative score is the method's mean score over "
+            "negatives and control divided by the baseline's. KV kept is measured here for ✓ verified rows and "
+            "claimed otherwise; throughput is always the submitter's claim. Click a column header to sort."
         )
         gr.Textbox(value=releases or "none registered", label="Releases", interactive=False)
         query = gr.Textbox(label="Filter", placeholder="method, spec, model or dataset")
@@ -85,6 +101,9 @@ def build_app() -> gr.Blocks:
         pick = gr.Dropdown(choices=[label(e) for e in entries], label="Submission")
         breakdown = gr.Dataframe(headers=TASK_HEADERS, datatype=TASK_TYPES, interactive=False)
         pick.change(lambda c: task_rows(entries, c), inputs=pick, outputs=breakdown)
+        gr.Markdown("## Relative score vs KV kept\n\nFilled markers: verified (KV measured here); hollow: "
+                    "KV as claimed.")
+        gr.Gallery(value=charts(data["releases"]), columns=1, label="Per release", show_label=False)
     return app
 
 

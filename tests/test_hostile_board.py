@@ -53,7 +53,9 @@ def test_claims_never_outrank_a_verified_row(board):
     assert entries["uncompressed"]["status"] == "verified; not ranked (KV not compressed)"
     readme = (root / "README.md").read_text()
     cheat = next(line for line in readme.splitlines() if "[Cheat](" in line)
-    assert cheat.startswith("| — | — |") and "claimed 0.1%" in cheat and "unverified claim" in cheat
+    assert cheat.startswith("| — | — |") and "claimed 0.1%" in cheat
+    assert "| claimed | not re-run here |" in cheat and "✓ verified" not in cheat
+    assert entries["baseline"]["method_type"] == "baseline" and entries["cheat"]["method_type"] == "eviction"
 
 
 def test_a_stale_or_failed_verification_does_not_count(board):

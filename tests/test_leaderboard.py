@@ -8,6 +8,7 @@ import html
 import json
 import re
 import socket
+import statistics
 from pathlib import Path
 
 import pytest
@@ -260,23 +261,41 @@ def test_build_renders_sorted_escaped_and_deterministic(board):
     assert "<img" not in readme and "<script" not in readme and "<b>" not in readme
     assert md_text(HOSTILE_NAME) in table[1]
     assert "h2o:ratio=0.5\\|&lt;b&gt;bold&lt;/b&gt;" in table[1]
-    assert all(line.count(" | ") == 10 for line in table)
+    assert all(line.count(" | ") == 13 for line in table)
     assert "(https://example.org/p?a=1&b=%282%29)" in table[1]
     assert "66.7% (2/3)" in table[0]
+    # type badge, relative score (mean(o) / mean(b) over negatives and control), verified badge
+    gold, misses = data["entries"][0], data["entries"][2]
+    assert gold["method_type"] == "eviction" and data["entries"][1]["method_type"] == "other"  # malformed spec
+    scored = evaluation.score(predictions_for(rows, {r.sample_id for r in rows}))
+    assert gold["relative_score"] == pytest.approx(  # mean over samples of o, over mean of b: not capped per sample
+        statistics.fmean(s.score for s in scored) / statistics.fmean(s.baseline_score for s in scored))
+    assert f"| {gold['relative_score']:.3f} |" in table[0] and "| `eviction` |" in table[0]
+    assert "| ✓ verified |" in table[0] and "unverified" not in readme.split("## ")[-2]
+    # no paper_url: the name links to the paper of the method the spec names (SnapKV)
+    assert misses["paper_url"] is None and misses["link"] == "https://arxiv.org/abs/2404.14469"
+    assert "[Misses all](https://arxiv.org/abs/2404.14469)" in table[2]
+    # the chart: a PNG per release, referenced from README.md, and inline SVG in the page
+    (chart,) = [r["chart"] for r in data["releases"]]
+    assert chart == "charts/negsamp-test-0.1.0-smollm2-135m.png" and f"]({chart})" in readme
+    assert (root / chart).read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and result.files[chart]
 
     # HTML: escaped text, links only where submitted, nothing external, inline code allowed by its hash.
     assert "<img" not in page and "<b>bold" not in page
     assert html.escape(HOSTILE_NAME, quote=True) in page
     assert 'href="https://example.org/p?a=1&amp;b=(2)"' in page
     tags = _tags(page)
-    assert {t for t, _ in tags} <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "code", "q", "div",
-                                    "label", "input", "span", "table", "thead", "tbody", "tr", "th", "td",
-                                    "button", "a", "script"}
+    assert {t for t, _ in tags} <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "code",
+                                    "q", "div", "label", "input", "span", "table", "thead", "tbody", "tr", "th",
+                                    "td", "button", "a", "script", "section", "figure", "svg", "g", "line",
+                                    "circle", "rect", "text"}
+    assert page.count("<svg") == 1 and sum(t == "circle" for t, _ in tags) >= 3
     attributes = {name for _, attrs in tags for name, _ in attrs}
     assert not attributes & {"src", "srcset", "action", "formaction", "poster", "style", "background"}
     assert not any(name.startswith("on") for name in attributes)
     assert [v for _, attrs in tags for n, v in attrs if n == "href"] == ["https://arxiv.org/abs/2503.24000",
-                                                                         "https://example.org/p?a=1&b=(2)"]
+                                                                         "https://example.org/p?a=1&b=(2)",
+                                                                         "https://arxiv.org/abs/2404.14469"]
     assert "<link" not in page and "@import" not in page and "url(" not in page
     island = re.search(r'<script type="application/json" id="leaderboard-data">(.*?)</script>', page, re.S)
     assert "<" not in island.group(1) and json.loads(island.group(1)) == data
@@ -363,3 +382,29 @@ def test_committed_leaderboard_is_regenerated_not_hand_edited():
     result = build_leaderboard(root, write=False)
     assert result.changed == [], f"run `negsamp leaderboard build`: {result.changed} are out of date"
     assert result.rejected == [], [r.reason for r in result.rejected]
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, []),
+    ({"THROUGHPUT": "1"}, ["--throughput", "--throughput-batch-sizes", "1"]),
+    ({"THROUGHPUT": "1", "THROUGHPUT_ARGS": "--throughput-prompt-len 256"}, ["--throughput",
+                                                                             "--throughput-prompt-len", "256"]),
+])
+def test_seed_script_times_methods_only_when_asked(tmp_path, env, expected):
+    """scripts/seed_leaderboard.sh with a stand-in `negsamp` that records its arguments."""
+    import os
+    import subprocess
+
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.txt"
+    bin_dir.mkdir()
+    stub = bin_dir / "negsamp"
+    stub.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> {log}\n'
+                    f'if [ "$1 $2" = "leaderboard add-release" ]; then echo {tmp_path}/release; fi\n')
+    stub.chmod(0o755)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "manifest.json").write_text("{}")
+    subprocess.run(["bash", str(REPO / "scripts" / "seed_leaderboard.sh")], check=True, capture_output=True,
+                   env={**os.environ, "BIN": str(bin_dir), "DATASET": str(tmp_path / "ds"), "METHODS": "knorm:ratio=0.5",
+                        "ROOT": str(tmp_path / "lb"), "OUT": str(tmp_path / "out"), **env})
+    evaluate = next(line.split() for line in log.read_text().splitlines() if line.startswith("evaluate "))
+    assert evaluate[evaluate.index("--no-progress") + 1:] == expected

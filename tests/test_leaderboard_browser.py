@@ -230,6 +230,17 @@ def test_sort_by_click_and_hostile_name_is_text(tmp_path, browser):
     browser.wait_for("document.querySelector('th[data-key=\"name\"]').getAttribute('aria-sort') === 'ascending'")
     assert browser.eval(names) == sorted(browser.eval(names))
 
+    # Columns holding lists (notes) and badges sort too; the chart is drawn inline, one marker per row.
+    for key in ("notes", "verified", "method_type", "relative_score"):
+        browser.click(f'th[data-key="{key}"]')
+        browser.wait_for(f"document.querySelector('th[data-key=\"{key}\"]').getAttribute('aria-sort')"
+                         " === 'ascending'")
+    assert sorted(browser.eval(names)) == sorted(e.name for e in result.entries)
+    assert browser.eval("document.querySelectorAll('svg.chart g.point circle').length") == 3
+    assert browser.eval("document.querySelector('svg.chart').getBoundingClientRect().width") > 300
+    labels = browser.eval("Array.from(document.querySelectorAll('svg.chart > text')).map(t => t.textContent)")
+    assert "Perfect method" in labels and "KV kept (KV bytes after prefill / the baseline's)" in labels
+
     # The hostile-looking name is text: shown literally, no element made from it, no script ran.
     assert HOSTILE_NAME in browser.eval(names)
     assert browser.eval("document.querySelectorAll('img, iframe, object, embed').length") == 0

@@ -359,6 +359,28 @@ def test_measure_for_report_uses_the_reports_method_and_lengths(tiny_model, monk
     assert tp.AttachedThroughput.model_validate_json(got.model_dump_json()) == got
 
 
+def test_measure_for_report_takes_shorter_settings(tiny_model, monkeypatch):
+    """`evaluate --throughput-batch-sizes 1 --throughput-prompt-len N --throughput-repeats R` (the seed script's
+    THROUGHPUT=1): only what the leaderboard shows, batch size 1."""
+    from negsamp.evaluator import EvaluationReport, SampleResult
+
+    monkeypatch.setattr(for_report, "REPORT_GEN_LEN", 3)
+    samples = [SampleResult.model_construct(sample_id="a", output_tokens=4, baseline_output_tokens=4)]
+    report = EvaluationReport.model_construct(model="tiny", method="knorm:ratio=0.5", source="method",
+                                              samples=samples)
+    got = tp.measure_for_report(report, progress=False, batch_sizes=[1], prompt_len=16, repeats=1)
+    assert got.batch_sizes == [1] and got.prompt_len == 16 and got.repeats == 1 and got.ratio > 0
+
+
+def test_evaluate_throughput_options_need_throughput(tmp_path, capsys):
+    rc = main(["evaluate", "--dataset", str(tmp_path), "--method", "none", "--out", str(tmp_path / "o"),
+               "--throughput-batch-sizes", "1"])
+    assert rc != 0 and "--throughput-batch-sizes only apply with --throughput" in capsys.readouterr().err
+    rc = main(["evaluate", "--dataset", str(tmp_path), "--method", "none", "--out", str(tmp_path / "o"),
+               "--throughput", "--throughput-batch-sizes", "0"])
+    assert rc != 0 and "batch size 0 must be >= 1" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- CLI
 
 

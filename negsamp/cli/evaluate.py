@@ -42,7 +42,16 @@ def register(subparsers) -> None:
     parser.add_argument("--name", help="display name for the submission (default: the method spec)")
     parser.add_argument("--paper-url", help="link to the method's paper or code, for the submission")
     parser.add_argument("--throughput", action="store_true",
-                        help="also measure throughput of the method vs the baseline and attach it")
+                        help="also measure throughput of the method vs the baseline and attach it (a separate "
+                             "timed run on synthetic prompts; the leaderboard shows its end-to-end ratio at the "
+                             "smallest batch size, as the submitter's claim)")
+    parser.add_argument("--throughput-batch-sizes", metavar="LIST",
+                        help="batch sizes of the --throughput run (default 1,4; 1 for methods that do not "
+                             "batch). The leaderboard needs only 1, which halves the run")
+    parser.add_argument("--throughput-prompt-len", type=int, metavar="N",
+                        help="prompt length of the --throughput run in tokens (default 512)")
+    parser.add_argument("--throughput-repeats", type=int, metavar="N",
+                        help="timed repeats per batch size and side of the --throughput run (default 3)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES], help=DTYPE_HELP)
@@ -57,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.throughput and not args.method:
         raise InputError("--throughput needs --method: negsamp can only time a method it runs")
+    throughput_options = _throughput_options(args)
     outputs = list(EVALUATE_OUTPUTS)
     if args.submission and args.submission.resolve().parent == args.out.resolve():
         outputs.append(args.submission.name)  # `make demo` keeps its submission beside the report
@@ -72,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if args.throughput:
         from negsamp.throughput import measure_for_report
 
-        report = report.model_copy(update={"throughput": measure_for_report(report, progress=not args.no_progress, device=args.device, dtype=args.dtype)})
+        attached = measure_for_report(report, progress=not args.no_progress, device=args.device, dtype=args.dtype,
+                                      **throughput_options)
+        report = report.model_copy(update={"throughput": attached})
     path = write_report(report, args.out)
     if args.submission:
         from negsamp.atomic import atomic_write_text
@@ -84,3 +96,21 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(report)))
     print(f"report: {path} (and report.md, figures/)")
     return 0
+
+
+def _throughput_options(args: argparse.Namespace) -> dict:
+    """The --throughput-* options as `measure_for_report` keywords, checked before any model runs."""
+    from negsamp.errors import InputError
+    from negsamp.throughput import parse_batch_sizes
+
+    given = [f"--{name}" for name in ("throughput-batch-sizes", "throughput-prompt-len", "throughput-repeats")
+             if getattr(args, name.replace("-", "_")) is not None]
+    if given and not args.throughput:
+        raise InputError(f"{', '.join(given)} only apply with --throughput")
+    for name in ("throughput_prompt_len", "throughput_repeats"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    sizes = args.throughput_batch_sizes
+    return {"batch_sizes": parse_batch_sizes(sizes) if sizes is not None else None,
+            "prompt_len": args.throughput_prompt_len, "repeats": args.throughput_repeats}

@@ -30,10 +30,12 @@ def register(subparsers) -> None:
     validate.set_defaults(func=run_validate)
 
     build = commands.add_parser(
-        "build", help="validate every submission and render README.md, site/index.html, site/leaderboard.json",
+        "build", help="validate every submission and render README.md, site/index.html, site/leaderboard.json "
+                      "and the charts",
         description="Validate every ROOT/submissions/*.json (rejected ones are listed with their reasons and "
-                    "never rendered) and write ROOT/README.md, ROOT/site/index.html and "
-                    "ROOT/site/leaderboard.json.",
+                    "never rendered) and write ROOT/README.md, ROOT/site/index.html, "
+                    "ROOT/site/leaderboard.json and ROOT/charts/*.png (one relative-score-vs-KV-kept chart per "
+                    "release with submissions; charts of releases without any are removed).",
     )
     build.add_argument("--root", type=Path, default=Path("leaderboard"), help="leaderboard folder")
     build.add_argument("--check", action="store_true",
@@ -130,6 +132,8 @@ def run_build(args: argparse.Namespace) -> int:
     else:
         for rel in result.files:
             print(f"  {'wrote' if rel in result.changed else 'unchanged'} {args.root / rel}")
+        for rel in [r for r in result.changed if r not in result.files]:
+            print(f"  removed {args.root / rel} (its release has no chart any more)")
     if args.strict and result.rejected:
         return 1
     return 0

@@ -8,6 +8,7 @@ The leaderboard folder (`leaderboard/` in the repository)::
     ROOT/README.md                  generated: the table, per release (also a Hugging Face Space card)
     ROOT/site/index.html            generated: static page, works offline from the file system
     ROOT/site/leaderboard.json      generated: the table data the page embeds and app.py reads
+    ROOT/charts/<release>.png       generated: each release's relative-score-vs-KV-kept chart (README.md shows it)
     ROOT/app.py                     Gradio app over leaderboard.json (hand-written)
 
 Trust. A submission is data from a stranger. `validate_submission` reads it with
@@ -38,13 +39,16 @@ Where things are (a package; everything below is re-exported here)::
     render.py        number formats, md_text, table_data / table_json (leaderboard.json), render_markdown
     page.py          render_html (site/index.html) and its column list
     page_assets.py   the page's inline CSS and JavaScript
-    build.py         collect, build_leaderboard, BuildResult, the output file names
+    build.py         collect, build_leaderboard, BuildResult, release details, the output file names
+    method_meta.py   a submitted spec's type badge, paper link and canonical spec (never imports a press)
+    chart.py         the score-vs-KV-kept chart's points and layout; chart_svg.py (page), chart_png.py (README)
     names.py         display names: NFKC, refused characters, look-alike skeletons
     budget.py        predictions must fit max_new_tokens (re-tokenized with the release model's tokenizer)
     verify.py        `leaderboard verify`: re-run a method here, compare exactly, record our KV measurement
 """
 
 from negsamp.leaderboard.build import (
+    CHARTS_DIR,
     DATA_NAME,
     INDEX_NAME,
     README_NAME,
@@ -94,6 +98,7 @@ from negsamp.leaderboard.validate import (
 from negsamp.leaderboard.verify import VERIFIED_DIR, Verification, load_verification, verify_submission
 
 __all__ = [
+    "CHARTS_DIR",
     "DATA_NAME",
     "INDEX_NAME",
     "MAX_ENV_ENTRIES",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from negsamp.errors import InputError
+from negsamp.formats import slug
 from negsamp.leaderboard.names import skeleton
 from negsamp.leaderboard.page import render_html
 from negsamp.leaderboard.problems import Problem, Rejection, SubmissionRejected
 from negsamp.leaderboard.registry import REGISTRY_NAME, Registry, Release
-from negsamp.leaderboard.render import render_markdown, table_data, table_json
+from negsamp.leaderboard.render import chart_title, render_markdown, table_data, table_json
 from negsamp.leaderboard.validate import ValidatedEntry, validate_submission
 from negsamp.leaderboard.verify import load_verification
 
@@ -20,6 +22,8 @@ README_NAME = "README.md"
 SITE_DIR = "site"
 INDEX_NAME = "index.html"
 DATA_NAME = "leaderboard.json"
+CHARTS_DIR = "charts"
+"""`ROOT/charts/<release>-<config>.png`: each release's score-vs-KV-kept chart, shown by README.md."""
 
 
 @dataclass
@@ -29,10 +33,11 @@ class BuildResult:
     rejected: list[Rejection]
     """Rejected submission files, by file name."""
     releases: list[Release]
-    files: dict[str, str] = field(default_factory=dict)
-    """Rendered files: path relative to the leaderboard folder -> content."""
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    """Rendered files: path relative to the leaderboard folder -> content (text, or bytes for a PNG)."""
     changed: list[str] = field(default_factory=list)
-    """Files whose content on disk differs from the rendered content (before writing)."""
+    """Files whose content on disk differs from the rendered content (before writing), and stale charts
+    (charts of releases that no longer have one), which are deleted."""
 
 
 def collect(root: str | Path) -> tuple[Registry, list[ValidatedEntry], list[Rejection]]:
@@ -100,30 +105,69 @@ def refuse_duplicates(entries: list[ValidatedEntry]) -> tuple[list[ValidatedEntr
     return kept, rejected
 
 
+def chart_name(release: Release) -> str:
+    """`charts/<slug of name-version-config>.png` (a config such as `meta-llama-3-8b-instruct` is one)."""
+    return f"{CHARTS_DIR}/{slug(f'{release.name}-{release.dataset_version}-{release.config}', limit=160)}.png"
+
+
+def release_details(registry: Registry, release: Release, entries: list[ValidatedEntry]) -> dict[str, Any]:
+    """What the board says about a release beyond the registry: sample counts, tasks, whether it ships
+    scores only (prompts rebuilt per evaluating model, no predictions), and its chart (None without rows)."""
+    evaluation = registry.evaluation(release)
+    rows = [row for _, row in evaluation.all_rows()]
+    plotted = any(e.release.key == release.key and e.kv_kept_shown is not None for e in entries)
+    return {
+        "negatives": len(evaluation.rows["negative"]), "control": len(evaluation.rows["control"]),
+        "tasks": sorted({row.task for row in rows}), "scores_only": evaluation.rebuild_prompts,
+        "chart": chart_name(release) if plotted else None,
+    }
+
+
+def render_files(registry: Registry, entries: list[ValidatedEntry], rejected: list[Rejection]) -> dict:
+    """Every generated file, path relative to the leaderboard folder -> text or bytes."""
+    from negsamp.leaderboard.chart import release_entries
+    from negsamp.leaderboard.chart_png import render_png
+
+    details = {r.key: release_details(registry, r, entries) for r in registry.releases}
+    data = table_data(entries, registry.releases, details)
+    files: dict[str, str | bytes] = {
+        README_NAME: render_markdown(entries, registry.releases, rejected, details),
+        f"{SITE_DIR}/{INDEX_NAME}": render_html(data),
+        f"{SITE_DIR}/{DATA_NAME}": table_json(data),
+    }
+    for release in data["releases"]:
+        if release["chart"]:
+            files[release["chart"]] = render_png(release_entries(data, release), chart_title(release["label"]))
+    return files
+
+
 def build_leaderboard(root: str | Path = "leaderboard", *, write: bool = True) -> BuildResult:
-    """Validate every submission and render README.md, site/index.html and site/leaderboard.json.
+    """Validate every submission and render README.md, site/index.html, site/leaderboard.json and
+    charts/*.png.
 
     With `write=False` nothing is written; `changed` still lists the files that
     differ from what is on disk (for a "generated files are up to date" check).
     """
-    from negsamp.atomic import atomic_write_text
+    from negsamp.atomic import atomic_write_bytes
 
     root = Path(root)
     registry, entries, rejected = collect(root)
-    data = table_data(entries, registry.releases)
-    files = {
-        README_NAME: render_markdown(entries, registry.releases, rejected),
-        f"{SITE_DIR}/{INDEX_NAME}": render_html(data),
-        f"{SITE_DIR}/{DATA_NAME}": table_json(data),
-    }
+    files = render_files(registry, entries, rejected)
     changed = []
-    for rel, text in files.items():
+    for rel, content in files.items():
+        raw = content.encode("utf-8") if isinstance(content, str) else content
         path = root / rel
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        if not path.is_file() or path.read_bytes() != raw:
             changed.append(rel)
             if write:
-                atomic_write_text(path, text)
+                atomic_write_bytes(path, raw)
                 path.chmod(0o644)
+    charts = root / CHARTS_DIR
+    stale = sorted(f"{CHARTS_DIR}/{p.name}" for p in charts.glob("*.png")) if charts.is_dir() else []
+    for rel in [s for s in stale if s not in files]:
+        changed.append(rel)
+        if write:
+            (root / rel).unlink()
     return BuildResult(entries, rejected, registry.releases, files, changed)
 
 

@@ -38,6 +38,20 @@ table.tasks th, table.tasks td { padding: 3px 10px; border-bottom: 1px solid var
 table.tasks th:first-child, table.tasks td:first-child { text-align: left; }
 .notes { color: var(--muted); font-size: 0.85rem; max-width: 70rem; margin-top: 20px; }
 .empty { color: var(--muted); padding: 16px 0; }
+.badge { display: inline-block; font-size: 0.75rem; font-weight: 600; padding: 1px 7px; border-radius: 10px;
+  border: 1px solid var(--line); white-space: nowrap; }
+.badge.verified { color: #fff; background: var(--good); border-color: var(--good); }
+.badge.claimed { color: var(--muted); background: #fff; }
+.badge.type-eviction { color: #0b5cad; border-color: #0b5cad; }
+.badge.type-quantization { color: #c2410c; border-color: #c2410c; }
+.badge.type-baseline, .badge.type-other { color: var(--muted); }
+td.notes-cell { min-width: 9rem; max-width: 18rem; font-size: 0.85rem; color: var(--muted); }
+h2 { font-size: 1.2rem; margin: 28px 0 4px; }
+section.release h3 { font-size: 1rem; margin: 18px 0 2px; }
+section.release p.sub { margin: 0 0 6px; }
+figure.chart { margin: 0; max-width: 680px; }
+figure.chart svg { width: 100%; height: auto; }
+figure.chart figcaption { color: var(--muted); font-size: 0.85rem; }
 """
 
 _JS = """
@@ -55,6 +69,8 @@ _JS = """
 
   function compare(a, b) {
     var x = entries[a][state.key], y = entries[b][state.key];
+    if (Array.isArray(x)) { x = x.join("; "); }
+    if (Array.isArray(y)) { y = y.join("; "); }
     var xn = x === null || x === undefined, yn = y === null || y === undefined;
     if (xn || yn) { return xn && yn ? a - b : (xn ? 1 : -1); }
     var c;
@@ -76,7 +92,7 @@ _JS = """
     var q = filter.value.trim().toLowerCase();
     var shown = 0;
     entries.forEach(function (e, i) {
-      var hay = [e.name, e.method, e.model, e.release, e.source].join("\\n").toLowerCase();
+      var hay = [e.name, e.method, e.method_type, e.model, e.release, e.source].join("\\n").toLowerCase();
       var ok = q === "" || hay.indexOf(q) !== -1;
       rowOf(i).hidden = !ok;
       var toggle = rowOf(i).querySelector("button.toggle");

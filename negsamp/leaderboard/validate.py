@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from negsamp.errors import InputError, NegsampError
+from negsamp.errors import InputError
 from negsamp.evaluator import GroupStats, control_warning, coverage_problems, group_results, length_shift
 from negsamp.leaderboard.budget import budget_problems
+from negsamp.leaderboard.method_meta import method_meta
 from negsamp.leaderboard.names import normalise
 from negsamp.leaderboard.problems import _Collector, _show
 from negsamp.leaderboard.registry import Registry, Release
@@ -61,6 +62,20 @@ class ValidatedEntry:
     """`negsamp leaderboard verify` re-ran the method here and got exactly these predictions."""
     kv_kept_measured: float | None = None
     """KV kept as measured by our verifying run (None unless verified)."""
+    method_type: str = "other"
+    """The method-type badge (`negsamp.leaderboard.method_meta.METHOD_TYPES`)."""
+    method_paper_url: str | None = None
+    """The paper of the method the spec names (`Method.paper_url`), for a submission without `paper_url`."""
+
+    @property
+    def link(self) -> str | None:
+        """Where the name links: the submission's own `paper_url`, else the method's paper."""
+        return self.paper_url or self.method_paper_url
+
+    @property
+    def kv_kept_shown(self) -> float | None:
+        """KV kept as the board shows it: our measurement when verified, else the submitter's claim."""
+        return self.kv_kept_measured if self.verified else self.overall.kv_kept
 
     @property
     def budget_class(self) -> str | None:
@@ -83,16 +98,30 @@ class ValidatedEntry:
             return "verified; not ranked (KV not compressed)"
         return "verified"
 
+    @property
+    def notes(self) -> list[str]:
+        """Short remarks beside the verified/claimed badge: why a row is a claim or not ranked, warnings."""
+        out = []
+        if not self.verified:
+            out.append("predictions made elsewhere" if self.source == "predictions" else "not re-run here")
+        elif self.budget_class is None:
+            out.append("not ranked: KV not compressed")
+        if self.mined:
+            out.append("mined with: not held out")
+        return out + list(self.warnings)
+
     def to_json(self, rank: int | None) -> dict[str, Any]:
         o = self.overall
         return {
-            "id": self.id, "rank": rank, "name": self.name, "paper_url": self.paper_url, "method": self.method,
+            "id": self.id, "rank": rank, "name": self.name, "paper_url": self.paper_url, "link": self.link,
+            "method_paper_url": self.method_paper_url, "method": self.method, "method_type": self.method_type,
             "source": self.source, "model": self.model, "release": self.release.label,
             "config": self.release.config, "submitted": self.submitted,
             **_stats_json(o), "throughput_ratio": self.throughput_ratio,
             "kv_kept": self.kv_kept_measured if self.verified else None, "kv_kept_claimed": o.kv_kept,
             "verified": self.verified, "budget_class": self.budget_class, "mined": self.mined,
-            "status": self.status, "warnings": list(self.warnings),
+            "kv_kept_shown": self.kv_kept_shown, "status": self.status, "notes": self.notes,
+            "warnings": list(self.warnings),
             "by_task": [{"group": g.group, **_stats_json(g)} for g in self.by_task],
             "by_category": [{"group": g.group, **_stats_json(g)} for g in self.by_category],
         }
@@ -257,24 +286,21 @@ def validate_submission(source: str | Path | Submission, registry: Registry, *,
     problems.raise_if_any(where)
 
     throughput = _throughput_value(r.throughput) if r.throughput is not None else None
+    meta = method_meta(r.method, r.source)
     return ValidatedEntry(
         id=entry_id or "submission", name=normalise(submission.name), paper_url=submission.paper_url,
         method=r.method,
         source=r.source, model=r.model, release=release, submitted=submission.submitted, overall=overall,
         by_category=by_category, by_task=by_task,
         throughput_ratio=throughput, claims_checked=checked,
-        predictions_digest=_digest(submission), mined=_is_mined(r.method, evaluation.entry.methods),
+        predictions_digest=_digest(submission), mined=_is_mined(r.method, meta.canonical, evaluation.entry.methods),
         warnings=tuple(w for w in [control_warning(overall)] if w),
+        method_type=meta.type, method_paper_url=meta.paper_url,
     )
 
 
-def _is_mined(method: str, mined_with: list[str]) -> bool:
-    from negsamp.methods import parse_method
-
-    try:
-        return parse_method(method).spec in mined_with or method in mined_with
-    except NegsampError:  # an unknown or malformed spec was not mined with
-        return method in mined_with
+def _is_mined(method: str, canonical: str | None, mined_with: list[str]) -> bool:
+    return method in mined_with or (canonical is not None and canonical in mined_with)
 
 
 def _digest(submission: Submission) -> str:

@@ -152,7 +152,10 @@ class Method:
     description: ClassVar[str] = ""
     """One line for `negsamp methods`."""
     family: ClassVar[str] = ""
-    """'baseline', 'eviction' or 'quantization' (for reports)."""
+    """'baseline', 'eviction' or 'quantization' (for reports, and the leaderboard's method-type badge)."""
+    paper_url: ClassVar[str] = ""
+    """The paper that named the method (an arXiv abstract page); the leaderboard links a submission's name
+    to it when the submission gives no link of its own. Empty when there is none."""
 
     # ---- spec -------------------------------------------------------------------------
 

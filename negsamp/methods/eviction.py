@@ -50,6 +50,7 @@ class PressMethod(Method):
 @dataclass(frozen=True)
 class TOVA(PressMethod):
     name = "tova"
+    paper_url = "https://arxiv.org/abs/2401.06104"
     description = (
         "TOVA: keep the tokens the last prompt token attends to most, heads averaged (kvpress TOVAPress)."
     )
@@ -69,6 +70,7 @@ class TOVA(PressMethod):
 @dataclass(frozen=True)
 class Knorm(PressMethod):
     name = "knorm"
+    paper_url = "https://arxiv.org/abs/2406.11430"
     description = "Knorm: keep the keys with the smallest L2 norm (kvpress KnormPress)."
 
     ratio: float = param(0.5, RATIO_HELP)
@@ -101,6 +103,8 @@ class ExpectedAttention(PressMethod):
     """
 
     name = "expected_attention"
+    # Devoto, Jeblick and Jégou, 2025: the paper kvpress 0.5.5's README asks users to cite.
+    paper_url = "https://arxiv.org/abs/2510.00636"
     description = (
         "Expected Attention: keep the KV pairs future queries are expected to attend to "
         "(kvpress ExpectedAttentionPress)."

@@ -19,6 +19,7 @@ from negsamp.methods.base import Method, check_positive, param
 @dataclass(frozen=True)
 class GEAR(Method):
     name = "gear"
+    paper_url = "https://arxiv.org/abs/2403.05527"
     description = (
         "GEAR: quantize K/V (one min/max per layer tensor) plus exact outliers and a low-rank "
         "error correction, re-compressed every `gap` decoding steps (the reference's gear_batch)."

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class H2O(KVFactoryEviction):
     name = "h2o"
+    paper_url = "https://arxiv.org/abs/2306.14048"
     description = (
         "H2O: keep the tokens with the most accumulated attention from all prompt queries, plus a "
         "recent window (variant=rethink: only the last `window` queries, as the paper's artifact ran)."

@@ -26,6 +26,7 @@ from negsamp.methods.base import Method, check_positive, param
 @dataclass(frozen=True)
 class KIVI(Method):
     name = "kivi"
+    paper_url = "https://arxiv.org/abs/2402.02750"
     description = (
         "KIVI: quantize keys per channel and values per token to `bits` bits; keys leave full "
         "precision in blocks of `residual`, values keep a sliding window of `residual` (the reference's)."

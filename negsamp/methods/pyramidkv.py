@@ -37,6 +37,7 @@ from negsamp.methods.snapkv import Pool
 @dataclass(frozen=True)
 class PyramidKV(KVFactoryEviction):
     name = "pyramidkv"
+    paper_url = "https://arxiv.org/abs/2406.02069"
     description = (
         "PyramidKV: SnapKV scores with a per-layer budget, more KV in lower layers "
         "(variant=rethink: the paper artifact's per-layer step, which over-allocates)."

@@ -35,6 +35,7 @@ Pool = Literal["max", "avg", "none"]
 @dataclass(frozen=True)
 class SnapKV(KVFactoryEviction):
     name = "snapkv"
+    paper_url = "https://arxiv.org/abs/2404.14469"
     description = (
         "SnapKV: keep the tokens the last `window` prompt tokens attend to most (pooled scores), "
         "plus the window (defaults: the paper's window 8, max-pool, kernel 7)."

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class StreamingLLM(KVFactoryEviction):
     name = "streamingllm"
+    paper_url = "https://arxiv.org/abs/2309.17453"
     description = "StreamingLLM: keep the first `sink` tokens and the most recent ones."
 
     ratio: float = param(DEFAULT_RATIO, RATIO_HELP)
