@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser test lint demo leaderboard-seed clean vllm
+.PHONY: install browser test lint demo leaderboard-seed release-smollm2 clean vllm
 
 install: $(STAMP) browser
 
@@ -89,6 +89,21 @@ SEED_METHODS := $(DEMO_EVAL_METHOD) tova:ratio=0.5 knorm:ratio=0.5 kivi:bits=4
 leaderboard-seed: demo
 	DATASET=$(DEMO_OUT)/dataset OUT=$(DEMO_OUT)/leaderboard \
 	  METHODS="$(SEED_METHODS)" \
+	  bash scripts/seed_leaderboard.sh
+
+# Release negsamp-smollm2 0.2.0 (builders/smollm2-synthetic.yaml), every step resumable:
+# build it (600 samples x 5 runs), benchmark the recipe's held-out methods on the whole
+# pool vs the dataset (benchmarks/bench_eval_cost.py; its figures and summary go on the
+# card), then register it and seed the board with the held-out methods, throughput
+# attached. Timings measured on 2 idle cores are in the README ("Recipes").
+SMOLLM2_RECIPE := builders/smollm2-synthetic.yaml
+SMOLLM2_OUT := out/smollm2
+release-smollm2: install
+	$(BIN)/negsamp build $(SMOLLM2_RECIPE) --out $(SMOLLM2_OUT)
+	$(BIN)/python benchmarks/bench_eval_cost.py --recipe $(SMOLLM2_RECIPE) --dataset $(SMOLLM2_OUT)/dataset \
+	  --work $(SMOLLM2_OUT)/bench --attach
+	DATASET=$(SMOLLM2_OUT)/dataset OUT=$(SMOLLM2_OUT)/leaderboard THROUGHPUT=1 \
+	  METHODS="$$($(BIN)/python -c "from negsamp.recipe import load_recipe; print(' '.join(load_recipe('$(SMOLLM2_RECIPE)').held_out))")" \
 	  bash scripts/seed_leaderboard.sh
 
 clean:

@@ -34,18 +34,6 @@ import time
 from itertools import combinations
 from pathlib import Path
 
-# Held out from builders/smollm2-synthetic.yaml's mining methods: other eviction rules,
-# SnapKV at two budgets, PyramidKV, and KIVI at group 64.
-METHODS = [
-    "tova:ratio=0.7",
-    "knorm:ratio=0.7",
-    "expected_attention:ratio=0.7",
-    "pyramidkv:budget=96",
-    "snapkv:budget=96",
-    "snapkv:budget=160",
-    "kivi:bits=2,group=64,residual=128",
-]
-
 
 def kendall_tau(a: list[float], b: list[float]) -> float:
     """Kendall's tau-b between two score lists (ties handled as in scipy's default)."""
@@ -227,7 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="builders/smollm2-synthetic.yaml")
     parser.add_argument("--dataset", help="dataset folder built from the recipe (default: build it)")
-    parser.add_argument("--methods", nargs="+", default=METHODS, help="held-out method specs")
+    parser.add_argument("--methods", nargs="+", help="held-out method specs (default: the recipe's held_out)")
     parser.add_argument("--work", default="out/bench-eval-cost")
     parser.add_argument("--json", help="rows and figures (default WORK/results.json); measured methods are skipped "
                                        "on a re-run with the same samples")
@@ -242,6 +230,10 @@ def main() -> None:
     from negsamp.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
+    recipe.validate_specs()
+    args.methods = args.methods or recipe.held_out
+    if not args.methods:
+        raise SystemExit(f"{args.recipe} has no held_out methods: give --methods")
     dataset = Path(args.dataset) if args.dataset else build(recipe, Path(args.work) / "build",
                                                             progress=False).dataset_dir
     evaluation = Evaluation(dataset)

@@ -79,6 +79,9 @@ class Recipe(_Strict):
     """How the control split is drawn."""
     negatives: NegativesConfig = NegativesConfig()
     """Whether the negative split keeps every mined negative (the default) or a seeded sample per task."""
+    held_out: list[str] = Field(default_factory=list)
+    """Methods never used to mine this release: what benchmarks/bench_eval_cost.py compares and
+    `make release-smollm2` seeds the leaderboard with. Not part of the dataset."""
 
     @property
     def config_name(self) -> str:
@@ -103,6 +106,9 @@ class Recipe(_Strict):
         canonical = [m.spec for m in parsed]
         if len(set(canonical)) != len(canonical):
             raise InputError(f"methods: a method is listed twice: {canonical}")
+        mined_too = [m.spec for m in map(parse_method, self.held_out) if m.spec in canonical or m.spec == BASELINE]
+        if mined_too:
+            raise InputError(f"held_out: {', '.join(mined_too)} also mines this release (or is the baseline)")
 
 
 def load_recipe(path: str | Path) -> Recipe:
