@@ -143,11 +143,14 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
     control_rows = [row_for(f) for f in flag_rows if f["sample_id"] in control_ids]
 
     counts = summary_counts(flags, methods, control_ids)
+    sampled = recipe.negatives.per_task is not None
+    if sampled:
+        counts = counts.join(_split_counts(flag_rows, negative_ids), on="task", how="left")
     notes = [*mine(scores, methods, rule).warnings, *negative_draw_notes(flag_rows, negative_ids, recipe.negatives)]
     context = _annotated(card_context(recipe, predictions, counts, methods, rule, notes,
                                       setting=generation_setting(pool, out_dir / "runs", recipe.model)), agreement)
     figures_dir = out_dir / "figures"
-    figures = plot_build_figures(scores, methods, rule, counts, figures_dir)
+    figures = plot_build_figures(scores, methods, rule, counts, figures_dir, sampled=sampled)
     dataset_dir = out_dir / "dataset"
     manifest = ds.write_dataset(
         dataset_dir, name=recipe.name, version=recipe.dataset_version, config=recipe.config_name,
@@ -193,6 +196,15 @@ def negative_draw(flag_rows: list[dict], negatives) -> set[str]:
     if negatives.per_task is None:
         return {sid for ids in mined.values() for sid in ids}
     return draw_control(mined, negatives.per_task, negatives.seed)
+
+
+def _split_counts(flag_rows: list[dict], negative_ids: set[str]) -> pl.DataFrame:
+    """Per task, how many negatives the (sampled) negative split keeps."""
+    kept: dict[str, int] = {}
+    for f in flag_rows:
+        kept[f["task"]] = kept.get(f["task"], 0) + (f["sample_id"] in negative_ids)
+    return pl.DataFrame({"task": list(kept), "negative_split": list(kept.values())},
+                        schema={"task": pl.String, "negative_split": pl.UInt32})
 
 
 def negative_draw_notes(flag_rows: list[dict], negative_ids: set[str], negatives) -> list[str]:

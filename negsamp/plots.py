@@ -25,6 +25,9 @@ _FALLBACK_DASHES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), 
 
 COMBINED_LABELS = {"any": "negative split (any method)", "all": "negative split (every method)"}
 """The one name of a build's combined count (the rule's mode over its methods), in figures and card."""
+SAMPLED_LABELS = {"any": "mined negatives (any method)", "all": "mined negatives (every method)"}
+"""The combined count's name when the negative split is a sample of it (`recipe.negatives.per_task`)."""
+SPLIT_SAMPLE_LABEL = "negative split (seeded sample)"
 
 _RULE_TITLES = {"median": "median rule (THR = median baseline)", "mean": "mean rule (THR = mean baseline)"}
 
@@ -154,6 +157,8 @@ def plot_build_figures(
     rule,
     counts: pl.DataFrame | None,
     figures_dir: str | Path,
+    *,
+    sampled: bool = False,
 ) -> dict[str, Path]:
     """Figures for a dataset card: {caption: PNG path}.
 
@@ -161,7 +166,8 @@ def plot_build_figures(
       combined with the rule's mode (the rule's statistic and min_baseline; the
       rule's t is marked);
     - when `counts` has a `task` column and per-method or `negatives` columns:
-      negatives per task as grouped bars.
+      negatives per task as grouped bars (with `sampled`, the combined count is labelled
+      as mined and a `negative_split` column, the sample kept, gets its own bar).
     """
     from negsamp import mining
     from negsamp.display import short_names
@@ -171,7 +177,7 @@ def plot_build_figures(
     names = short_names(methods)  # legends show short names; the card lists the full specs
     sets: dict[str, list[str]] = {names[m]: [m] for m in methods}
     if len(methods) > 1:
-        sets[COMBINED_LABELS[rule.mode]] = methods
+        sets[(SAMPLED_LABELS if sampled else COMBINED_LABELS)[rule.mode]] = methods
     ts = sorted({*SWEEP_TS, float(rule.t)} - {0.0})
     sweep = mining.count_sweep(
         scores,
@@ -188,9 +194,10 @@ def plot_build_figures(
         )
     }
     if counts is not None and "task" in counts.columns:
-        bars = [c for c in [*methods, "negatives"] if c in counts.columns]
+        bars = [c for c in [*methods, "negatives", "negative_split"] if c in counts.columns]
         if bars:
-            labels = {**names, "negatives": COMBINED_LABELS[rule.mode]}
+            labels = {**names, "negatives": (SAMPLED_LABELS if sampled else COMBINED_LABELS)[rule.mode],
+                      "negative_split": SPLIT_SAMPLE_LABEL}
             figures["Negative samples per task"] = _plot_task_bars(
                 counts, bars, [labels.get(c, c) for c in bars], figures_dir / "negatives_per_task.png"
             )
