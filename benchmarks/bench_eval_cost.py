@@ -67,11 +67,10 @@ def timed_run(store_dir: Path, model: str, method_spec: str, samples, pool, batc
     return time.perf_counter() - start, result.predictions
 
 
-def pool_accuracy(samples, predictions) -> float:
+def pool_scores(samples, predictions) -> dict[str, float]:
     from negsamp.metrics import score
 
-    return statistics.fmean(score(s.task, p.prediction, s.answers, s.all_classes)
-                            for s, p in zip(samples, predictions))
+    return {s.sample_id: score(s.task, p.prediction, s.answers, s.all_classes) for s, p in zip(samples, predictions)}
 
 
 def subset_figures(evaluation, samples, predictions) -> dict:
@@ -118,8 +117,10 @@ def measure(args, recipe, evaluation, subset, pool_samples) -> list[dict]:
         order = [("dataset", subset), ("pool", pool_samples)][:: -1 if i % 2 else 1]
         timed = {name: timed_run(work / "runs" / name / str(i), recipe.model, spec, samples, models,
                                  recipe.batch_size) for name, samples in order}
+        scores = pool_scores(pool_samples, timed["pool"][1])
         row = {"method": spec, "dataset_s": timed["dataset"][0], "pool_s": timed["pool"][0],
-               "pool_accuracy": pool_accuracy(pool_samples, timed["pool"][1]), "load_avg": os.getloadavg()[0]}
+               "pool_accuracy": statistics.fmean(scores.values()), "load_avg": os.getloadavg()[0],
+               "pool_scores": scores}
         row.update(subset_figures(evaluation, subset, timed["dataset"][1]))
         rows.append(row)
         if json_path:
@@ -158,6 +159,62 @@ def conclusion(figures: dict) -> str:
             f"ties): {figures['tau_negatives']:.3f}.")
 
 
+# Negatives kept per task in the size sweep (None: every mined negative).
+SWEEP_CAPS = (5, 10, 20, 40, 80, None)
+SWEEP_DRAWS = 200
+
+
+def mined_flags(recipe, pool_samples, build_dir: Path) -> list[dict]:
+    """The build's per-sample verdicts (`negsamp.mining.sample_flags`), from its finished run store."""
+    from negsamp.build import run_all
+    from negsamp.mining import sample_flags
+    from negsamp.scoring import score_table
+
+    predictions = run_all(recipe, pool_samples, build_dir / "runs", progress=False)  # complete runs: no model
+    methods = [p for p in predictions if p != recipe.rule.baseline]
+    return list(sample_flags(score_table(pool_samples, predictions), methods, recipe.rule).iter_rows(named=True))
+
+
+def draw_tau(flags: list[dict], rows: list[dict], cap: int | None, control: int, seed: int, t: float):
+    """Tau of one seeded dataset draw (cap negatives + `control` untouched per task), and its size."""
+    import random
+
+    rng, negatives, kept = random.Random(seed), {}, []
+    for f in flags:
+        if f["good"]:
+            negatives.setdefault((f["task"], f["negative"]), []).append(f)
+    for (_task, negative), group in sorted(negatives.items()):
+        k = len(group) if (negative and cap is None) else min(cap if negative else control, len(group))
+        kept.extend((negative, f) for f in rng.sample(group, k))
+    n_control, keys = sum(not neg for neg, _ in kept), []
+    for r in rows:
+        good = [(neg, r["pool_scores"][f["sample_id"]] > f["baseline_score"] * (1 - t)) for neg, f in kept]
+        keys.append(sum(g for neg, g in good if neg) + sum(g for neg, g in good if not neg) / (n_control + 1))
+    return kendall_tau([r["pool_accuracy"] for r in rows], keys), len(kept)
+
+
+def size_sweep(recipe, flags: list[dict], rows: list[dict], pool_n: int) -> list[dict]:
+    """For each cap, SWEEP_DRAWS seeded draws of the dataset from the same mined flags: its share
+    of the pool's samples and the spread of tau, from the pool runs' per-sample scores."""
+    out = []
+    for cap in SWEEP_CAPS:
+        draws = [draw_tau(flags, rows, cap, recipe.control.per_task, seed, recipe.rule.t)
+                 for seed in range(SWEEP_DRAWS)]
+        taus = sorted(t for t, _ in draws)
+        out.append({"cap": cap, "share": statistics.fmean(n for _, n in draws) / pool_n,
+                    "tau_median": statistics.median(taus), "tau_p10": taus[len(taus) // 10],
+                    "p_tau_08": sum(t >= 0.8 for t in taus) / len(taus)})
+    return out
+
+
+def print_sweep(sweep: list[dict]) -> None:
+    print(f"\nsize sweep ({SWEEP_DRAWS} seeded draws per cap, scored from the pool runs):")
+    print(f"{'negatives per task':>18} {'share of pool':>14} {'tau median':>11} {'tau p10':>8} {'P(tau>=0.8)':>12}")
+    for r in sweep:
+        print(f"{'all' if r['cap'] is None else r['cap']:>18} {100 * r['share']:13.1f}% {r['tau_median']:11.3f} "
+              f"{r['tau_p10']:8.3f} {100 * r['p_tau_08']:11.0f}%")
+
+
 def plot_figures(rows: list[dict], figures: dict, out_dir: Path) -> dict[str, Path]:
     """Two PNGs: each method's generation time both ways, and pool accuracy vs negatives recovered."""
     import matplotlib
@@ -179,9 +236,12 @@ def plot_figures(rows: list[dict], figures: dict, out_dir: Path) -> dict[str, Pa
         ax.text(r["pool_s"], i + 0.2, f" {100 * r['dataset_s'] / r['pool_s']:.1f}%", va="center", fontsize=8)
     ax.set_yticks(list(y), labels)
     ax.invert_yaxis()
+    ax.set_xlim(0, 1.12 * max(r["pool_s"] for r in rows))  # room for the share labels
     ax.set_xlabel("generation wall time (s)")
-    ax.set_title(f"Evaluation cost: negatives + control = {100 * figures['compute_share']:.1f}% of the pool", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    ax.set_title(f"Evaluation cost: negatives + control = {100 * figures['compute_share']:.1f}% of the pool",
+                 fontsize=10, pad=24)
+    # Above the bars, not over them: a legend inside covers the last bar's label.
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     cost = save_figure(fig, out_dir / "eval_cost.png", dpi=130)
 
@@ -198,6 +258,42 @@ def plot_figures(rows: list[dict], figures: dict, out_dir: Path) -> dict[str, Pa
     ranking = save_figure(fig, out_dir / "eval_ranking.png", dpi=130)
     return {"Evaluation cost per held-out method: negatives + control vs the whole pool": cost,
             "Held-out methods: accuracy on the whole pool vs negatives recovered": ranking}
+
+
+def plot_sweep(sweep: list[dict], kept: int, out_dir: Path) -> dict[str, Path]:
+    """Tau against the dataset's share of the pool, one point per negatives-per-task cap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from negsamp.atomic import save_figure
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    shares = [100 * r["share"] for r in sweep]
+    ax.fill_between(shares, [r["tau_p10"] for r in sweep], [r["tau_median"] for r in sweep], alpha=0.25,
+                    color="#2e86ab", label="10th percentile to median")
+    ax.plot(shares, [r["tau_median"] for r in sweep], marker="o", color="#2e86ab", label="median over draws")
+    for r, x in zip(sweep, shares):
+        label = "all" if r["cap"] is None else str(r["cap"])
+        ax.annotate(label + (" (this release)" if r["cap"] == kept else ""), (x, r["tau_median"]),
+                    textcoords="offset points", xytext=(4, 6), fontsize=8)
+    ax.axhline(0.8, color="black", linestyle=":", linewidth=1.2, label="tau = 0.8")
+    ax.axvline(10, color="#d1495b", linestyle=":", linewidth=1.2, label="10% of the pool")
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ax.set_xscale("log")  # the sizes run from a few % to most of the pool
+    ax.xaxis.set_major_locator(FixedLocator(shares))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{x:.0f}%" if x >= 10 else f"{x:.1f}%" for x in shares], fontsize=8)
+    ax.set_xlabel("negatives + control, % of the pool's samples (label: negatives per task)")
+    ax.set_ylabel("Kendall tau vs full-pool ranking")
+    ax.set_title(f"Dataset size vs rank agreement ({SWEEP_DRAWS} seeded draws per size)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    ax.grid(linestyle="-.", linewidth=0.8, alpha=0.5)
+    ax.spines[["top", "right"]].set_visible(False)
+    path = save_figure(fig, out_dir / "eval_size_sweep.png", dpi=130)
+    return {"Rank agreement with the whole pool vs dataset size (draws from the same mined negatives)": path}
 
 
 def attach(dataset: Path, figure_files: dict[str, Path], rows: list[dict], figures: dict, pool_n: int) -> None:
@@ -220,6 +316,8 @@ def main() -> None:
     parser.add_argument("--json", help="rows and figures (default WORK/results.json); measured methods are skipped "
                                        "on a re-run with the same samples")
     parser.add_argument("--figures", help="folder for the two PNGs (default WORK/figures)")
+    parser.add_argument("--build", help="the build folder holding runs/ (default: the dataset's parent), for the "
+                                        "size sweep")
     parser.add_argument("--attach", action="store_true", help="add the figures and a summary note to the dataset card")
     args = parser.parse_args()
     args.json = args.json or str(Path(args.work) / "results.json")
@@ -247,11 +345,16 @@ def main() -> None:
     figures = summary(rows)
     print_table(rows, figures, f"recipe {args.recipe}: pool {len(pool_samples)} samples, dataset {len(subset)} "
                 f"(negative + control) from {dataset}")
-    figure_files = plot_figures(rows, figures, Path(args.figures or Path(args.work) / "figures"))
+    flags = mined_flags(recipe, pool_samples, Path(args.build) if args.build else dataset.parent)
+    sweep = size_sweep(recipe, flags, rows, len(pool_samples))
+    print_sweep(sweep)
+    figures_dir = Path(args.figures or Path(args.work) / "figures")
+    figure_files = {**plot_figures(rows, figures, figures_dir),
+                    **plot_sweep(sweep, recipe.negatives.per_task, figures_dir)}
     from negsamp.atomic import atomic_write_text
 
     atomic_write_text(Path(args.json), json.dumps({"samples_key": samples_key(subset, pool_samples), "rows": rows,
-                                                   "figures": figures}, indent=2) + "\n")
+                                                   "figures": figures, "size_sweep": sweep}, indent=2) + "\n")
     if args.attach:
         attach(dataset, figure_files, rows, figures, len(pool_samples))
 
