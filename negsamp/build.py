@@ -146,7 +146,7 @@ def build(recipe: Recipe, out_dir: str | Path, *, progress: bool = True, ray=Non
     sampled = recipe.negatives.per_task is not None
     if sampled:
         counts = counts.join(_split_counts(flag_rows, negative_ids), on="task", how="left")
-    notes = [*mine(scores, methods, rule).warnings, *negative_draw_notes(flag_rows, negative_ids, recipe.negatives)]
+    notes = [*mine(scores, methods, rule).warnings, *negative_draw_notes(counts, recipe.negatives)]
     context = _annotated(card_context(recipe, predictions, counts, methods, rule, notes,
                                       setting=generation_setting(pool, out_dir / "runs", recipe.model)), agreement)
     figures_dir = out_dir / "figures"
@@ -207,16 +207,13 @@ def _split_counts(flag_rows: list[dict], negative_ids: set[str]) -> pl.DataFrame
                         schema={"task": pl.String, "negative_split": pl.UInt32})
 
 
-def negative_draw_notes(flag_rows: list[dict], negative_ids: set[str], negatives) -> list[str]:
-    """The card's sentence on a sampled negative split (none when every negative is kept)."""
+def negative_draw_notes(counts: pl.DataFrame, negatives) -> list[str]:
+    """The card's sentence on a sampled negative split (none when every negative is kept), from
+    `summary_counts`' mined `negatives` and `_split_counts`' kept `negative_split` per task."""
     if negatives.per_task is None:
         return []
-    mined: dict[str, int] = {}
-    for f in flag_rows:
-        if f["negative"]:
-            mined[f["task"]] = mined.get(f["task"], 0) + 1
-    kept = {task: sum(1 for f in flag_rows if f["task"] == task and f["sample_id"] in negative_ids) for task in mined}
-    per_task = ", ".join(f"{task} {kept[task]} of {n}" for task, n in sorted(mined.items()))
+    per_task = ", ".join(f"{r['task']} {r['negative_split']} of {r['negatives']}"
+                         for r in counts.iter_rows(named=True) if r["negatives"])
     return [f"The negative split is a seeded sample (seed {negatives.seed}) of at most {negatives.per_task} "
             f"negatives per task of those the rule mined ({per_task}); the per-method negative counts above "
             "are of all mined negatives."]
